@@ -1,0 +1,62 @@
+/**
+ * Who is calling: per-user bearer tokens for /v1 (looked up by hash), and the two shared keys
+ * of the old protocol (the app that requests instances, the proxy that reads and deletes).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { NextFunction, Request, Response } from "express";
+import type { Kysely } from "kysely";
+import { PoolError } from "../errors";
+import type { Database } from "../store/schema";
+import { hashToken, userForTokenHash, type TokenOwner } from "../store/users";
+
+export function bearerOrApiKey(req: Request): string | null {
+  const header = req.headers.authorization;
+  if (header) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new PoolError("UNAUTHORIZED", "Malformed Authorization header: send \"Authorization: Bearer <token>\".");
+    return m[1]!;
+  }
+  const key = req.headers["x-api-key"];
+  if (typeof key === "string" && key.length > 0) return key;
+  return null;
+}
+
+/** Compares secrets in constant time (hashing first makes the lengths equal). */
+export function sameSecret(a: string, b: string): boolean {
+  const ha = createHash("sha256").update(a).digest();
+  const hb = createHash("sha256").update(b).digest();
+  return timingSafeEqual(ha, hb);
+}
+
+export interface AuthedRequest extends Request {
+  user?: TokenOwner;
+}
+
+export function requireUser(db: Kysely<Database>) {
+  return async (req: AuthedRequest, _res: Response, next: NextFunction) => {
+    const token = bearerOrApiKey(req);
+    if (!token) throw new PoolError("UNAUTHORIZED", "Sign in: send \"Authorization: Bearer <token>\" (create a token with `rstudio-pool user add <userId>`).");
+    const owner = token.length <= 512 ? await userForTokenHash(db, hashToken(token)) : null;
+    if (!owner) throw new PoolError("UNAUTHORIZED", "The token is not valid (unknown or revoked). Ask an admin for a new one and sign in again.");
+    req.user = owner;
+    next();
+  };
+}
+
+export function requireAdmin(req: AuthedRequest, _res: Response, next: NextFunction): void {
+  if (!req.user?.isAdmin) throw new PoolError("FORBIDDEN", "This needs an admin token.");
+  next();
+}
+
+export type LegacyRole = "app" | "proxy";
+
+export function legacyRole(req: Request, keys: { appKey: string | null; proxyKey: string | null }): LegacyRole {
+  if (!keys.appKey && !keys.proxyKey) {
+    throw new PoolError("UNAUTHORIZED", "The command protocol is disabled: set ARENA_POOL_SERVICE_KEY and/or PROXY_KEY on the backend.");
+  }
+  const secret = bearerOrApiKey(req);
+  if (!secret) throw new PoolError("UNAUTHORIZED", "Send the service key as \"Authorization: Bearer <key>\" or \"x-api-key\".");
+  if (keys.appKey && sameSecret(secret, keys.appKey)) return "app";
+  if (keys.proxyKey && sameSecret(secret, keys.proxyKey)) return "proxy";
+  throw new PoolError("UNAUTHORIZED", "The service key is not valid.");
+}

@@ -1,0 +1,134 @@
+/**
+ * The wire contract of the backend's /v1 REST API: the JSON shapes the extension (and any
+ * other client) reads. Types only, so the extension can import it without pulling in
+ * backend code. Every timestamp is an ISO 8601 string in UTC; money is in `currency` units.
+ */
+
+export type InstanceState =
+  | "launching" // a launch row exists; the provider has not confirmed an instance yet
+  | "booting" // the provider has an instance; its service port does not answer yet
+  | "running" // the service answers
+  | "releasing" // released, being terminated
+  | "terminated"
+  | "lost" // vanished from the provider without us terminating it
+  | "interrupted" // the provider took it back (spot interruption)
+  | "failed"; // the launch could not be completed
+
+export interface InstanceView {
+  instanceId: string;
+  purpose: string;
+  state: InstanceState;
+  /** Why the instance is in its state, when that matters (e.g. "spot-interruption", "idle"). */
+  stateReason: string | null;
+  ownerId: string | null;
+  instanceType: string | null;
+  market: "spot" | "on-demand" | "local" | null;
+  /** Price per hour of this instance now, in `currency`. */
+  hourlyPrice: number | null;
+  currency: string;
+  launchedAt: string;
+  runningAt: string | null;
+  assignedAt: string | null;
+  endedAt: string | null;
+  /** When the idle reaper takes the instance unless a heartbeat comes first. */
+  idleDeadline: string | null;
+  /** When the instance is terminated whatever its activity (maximum lifetime). */
+  expiresAt: string | null;
+}
+
+export interface MeResponse {
+  userId: string;
+  isAdmin: boolean;
+}
+
+export interface PurposeView {
+  name: string;
+  description: string;
+  servicePort: number;
+  /** Price per hour of the purpose's first instance type, when known. */
+  hourlyPrice: number | null;
+  currency: string;
+  idleTimeoutSeconds: number;
+  max: number;
+}
+
+export interface PurposesResponse {
+  purposes: PurposeView[];
+  defaultPurpose: string;
+}
+
+export interface ClaimRequest {
+  purpose?: string;
+}
+
+export interface ClaimResponse {
+  instance: InstanceView;
+  /** "existing": the caller already had it; "warm": a free running instance; "launched": a new one. */
+  source: "existing" | "warm" | "launched";
+}
+
+export interface InstancesResponse {
+  instances: InstanceView[];
+}
+
+export interface InstanceResponse {
+  instance: InstanceView;
+}
+
+export interface HeartbeatResponse {
+  instanceId: string;
+  idleDeadline: string;
+}
+
+export interface ConnectionRequest {
+  /** The 127.0.0.1 port the client will forward to (SSM); ignored for direct connections. */
+  localPort?: number;
+}
+
+export interface DirectConnection {
+  kind: "direct";
+  host: string;
+  port: number;
+  /** Path the web app is served under. */
+  path: string;
+}
+
+export interface SsmConnection {
+  kind: "ssm";
+  sessionId: string;
+  streamUrl: string;
+  tokenValue: string;
+  target: string;
+  region: string;
+  documentName: string;
+  parameters: Record<string, string[]>;
+  /** SSM endpoint URL the plugin should talk to. */
+  endpoint: string;
+}
+
+export type ConnectionResponse = DirectConnection | SsmConnection;
+
+export interface CostInstanceLine {
+  instanceId: string;
+  purpose: string;
+  hourlyPrice: number;
+}
+
+export interface CostsResponse {
+  currency: string;
+  /** Sum of the hourly prices of the caller's instances running now. */
+  ratePerHour: number;
+  spentToday: number;
+  spentThisMonth: number;
+  /** Monthly budget, or null when none applies. */
+  budget: number | null;
+  /** spentThisMonth / budget, or null. */
+  budgetUsed: number | null;
+  /** "ok" below the warning threshold, "warning" from it, "exceeded" at or past the budget. */
+  budgetState: "ok" | "warning" | "exceeded";
+  instances: CostInstanceLine[];
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string };
+}

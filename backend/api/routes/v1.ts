@@ -1,0 +1,87 @@
+/** The /v1 REST API for the extension: per-user, and a user only ever sees their own instances. */
+import { Router, type Response } from "express";
+import { z } from "zod";
+import { PoolError } from "../../errors";
+import type { Pool } from "../../pool/service";
+import { INSTANCE_ID_PATTERN } from "../../pool/ids";
+import { requireUser, type AuthedRequest } from "../auth";
+import type {
+  ClaimResponse,
+  ConnectionResponse,
+  CostsResponse,
+  HeartbeatResponse,
+  InstanceResponse,
+  InstancesResponse,
+  MeResponse,
+  PurposesResponse,
+} from "../contract";
+import { parseBody } from "../validate";
+import { instanceView, purposeView } from "../views";
+import type { CostService } from "../../pool/costs";
+
+const claimSchema = z.object({ purpose: z.string().min(1).max(64).optional() }).strict();
+const connectionSchema = z.object({ localPort: z.number().int().min(1024).max(65535).optional() }).strict();
+
+function instanceId(req: AuthedRequest): string {
+  const id = String(req.params.id ?? "");
+  if (!INSTANCE_ID_PATTERN.test(id)) {
+    throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${id.slice(0, 80)}" belongs to you. Refresh the list of your instances.`);
+  }
+  return id;
+}
+
+export function v1Router(pool: Pool, costs: CostService): Router {
+  const r = Router();
+  r.use(requireUser(pool.db));
+  const user = (req: AuthedRequest) => req.user!.userId;
+
+  r.get("/me", (req: AuthedRequest, res: Response<MeResponse>) => {
+    res.json({ userId: user(req), isAdmin: req.user!.isAdmin });
+  });
+
+  r.get("/purposes", async (_req, res: Response<PurposesResponse>) => {
+    const purposes = await Promise.all(
+      pool.config.purposes.map(async (p) => purposeView(p, pool.config, await pool.ctx.provider.priceOf(p).catch(() => p.hourlyPrice ?? null))),
+    );
+    res.json({ purposes, defaultPurpose: pool.config.purposes[0]!.name });
+  });
+
+  r.post("/claims", async (req: AuthedRequest, res: Response<ClaimResponse>) => {
+    const body = parseBody(claimSchema, req.body);
+    const outcome = await pool.claim(user(req), body.purpose ?? null);
+    res.status(outcome.source === "existing" ? 200 : 201).json({ instance: instanceView(outcome.instance, pool.config), source: outcome.source });
+  });
+
+  r.get("/instances", async (req: AuthedRequest, res: Response<InstancesResponse>) => {
+    const list = await pool.listMine(user(req));
+    res.json({ instances: list.map((i) => instanceView(i, pool.config)) });
+  });
+
+  r.get("/instances/:id", async (req: AuthedRequest, res: Response<InstanceResponse>) => {
+    const inst = await pool.getMine(user(req), instanceId(req));
+    res.json({ instance: instanceView(inst, pool.config) });
+  });
+
+  r.delete("/instances/:id", async (req: AuthedRequest, res: Response<InstanceResponse>) => {
+    const inst = await pool.release(user(req), instanceId(req));
+    res.json({ instance: instanceView(inst, pool.config) });
+  });
+
+  r.post("/instances/:id/heartbeat", async (req: AuthedRequest, res: Response<HeartbeatResponse>) => {
+    const id = instanceId(req);
+    const { idleDeadline } = await pool.heartbeat(user(req), id);
+    res.json({ instanceId: id, idleDeadline: new Date(idleDeadline).toISOString() });
+  });
+
+  r.post("/instances/:id/connection", async (req: AuthedRequest, res: Response<ConnectionResponse>) => {
+    const id = instanceId(req);
+    const body = parseBody(connectionSchema, req.body);
+    res.json(await pool.connect(user(req), id, body.localPort));
+  });
+
+  r.get("/costs", async (req: AuthedRequest, res: Response<CostsResponse>) => {
+    res.json(await costs.forUser(user(req)));
+  });
+
+  return r;
+}

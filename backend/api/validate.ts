@@ -1,0 +1,13 @@
+/** Request validation with zod; a failure is a 400 that names the field and changes nothing. */
+import type { z } from "zod";
+import { PoolError } from "../errors";
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = "request body"): z.infer<T> {
+  const res = schema.safeParse(body ?? {});
+  if (res.success) return res.data;
+  const issue = res.error.issues[0]!;
+  const field = issue.path.join(".");
+  const missing = issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined;
+  if (missing && field) throw new PoolError("MISSING_FIELD", `Missing field "${field}" in the ${what}.`);
+  throw new PoolError("INVALID_REQUEST", `Invalid ${what}${field ? ` at "${field}"` : ""}: ${issue.message}.`);
+}

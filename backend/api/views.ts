@@ -1,0 +1,40 @@
+/** Turns database rows into the /v1 wire shapes of api/contract.ts. */
+import type { PoolConfig } from "../config/schema";
+import type { Instance } from "../store/instances";
+import type { InstanceView, PurposeView } from "./contract";
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function instanceView(i: Instance, config: PoolConfig): InstanceView {
+  const purpose = config.purposes.find((p) => p.name === i.purpose);
+  const expires = purpose ? i.launchedAt + purpose.maxLifetimeSeconds * 1000 : null;
+  return {
+    instanceId: i.id,
+    purpose: i.purpose,
+    state: i.state,
+    stateReason: i.stateReason,
+    ownerId: i.ownerId,
+    instanceType: i.instanceType,
+    market: (i.market as InstanceView["market"]) ?? null,
+    hourlyPrice: i.hourlyPrice ?? purpose?.hourlyPrice ?? null,
+    currency: config.currency,
+    launchedAt: new Date(i.launchedAt).toISOString(),
+    runningAt: iso(i.runningAt),
+    assignedAt: iso(i.assignedAt),
+    endedAt: iso(i.endedAt),
+    idleDeadline: iso(i.idleDeadline),
+    expiresAt: i.endedAt === null ? iso(expires) : null,
+  };
+}
+
+export function purposeView(p: PoolConfig["purposes"][number], config: PoolConfig, hourlyPrice: number | null): PurposeView {
+  return {
+    name: p.name,
+    description: p.description,
+    servicePort: p.servicePort,
+    hourlyPrice,
+    currency: config.currency,
+    idleTimeoutSeconds: p.idleTimeoutSeconds,
+    max: p.max,
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Builds the PoolConfig from environment variables (the old service's names carry over) and the
+ * optional YAML purposes file. Throws a PoolError INVALID_CONFIG naming the field on any bad
+ * value, so start-up stops before anything is touched.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { PoolError } from "../errors";
+import {
+  configFileSchema,
+  purposeSchema,
+  type LocalRuntime,
+  type PoolConfig,
+  type ProviderKind,
+  type PurposeConfig,
+} from "./schema";
+
+export type Env = Record<string, string | undefined>;
+
+function formatIssues(source: string, error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.length ? issue.path.join(".") : "(root)";
+      return `${source}: ${field}: ${issue.message}`;
+    })
+    .join("; ");
+}
+
+function intFromEnv(env: Env, key: string, fallback: number, min = 0): number {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) {
+    throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${key}: must be a whole number, got "${raw}"`);
+  }
+  const value = Number(raw);
+  if (value < min) {
+    throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${key}: must be at least ${min}, got ${value}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], fallback: T): T {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new PoolError(
+      "INVALID_CONFIG",
+      `Invalid configuration: ${key}: must be one of ${allowed.join(", ")}, got "${raw}"`,
+    );
+  }
+  return raw as T;
+}
+
+/** The single purpose of a deployment without a YAML file, from the old service's variables. */
+function purposeFromEnv(env: Env): PurposeConfig {
+  const idleMs = intFromEnv(env, "TIMEOUT_INSTANCE", 3_600_000, 1000);
+  const raw: Record<string, unknown> = {
+    name: "rstudio",
+    description: "RStudio Server",
+    servicePort: 8787,
+    minFree: intFromEnv(env, "MIN_FREE_INSTANCES", 0),
+    max: intFromEnv(env, "MAX_INSTANCES", 10, 1),
+    idleTimeoutSeconds: Math.max(1, Math.round(idleMs / 1000)),
+  };
+  if (env.IMAGE_ID || env.IMAGE_TYPE || env.SECURITY_GROUP || env.INSTANCE_PROFILE || env.KEY_NAME) {
+    raw.ec2 = {
+      ...(env.IMAGE_ID ? { imageId: env.IMAGE_ID } : {}),
+      ...(env.IMAGE_TYPE ? { instanceTypes: env.IMAGE_TYPE.split(",").map((s) => s.trim()) } : {}),
+      ...(env.SECURITY_GROUP ? { securityGroupIds: env.SECURITY_GROUP.split(",").map((s) => s.trim()) } : {}),
+      ...(env.INSTANCE_PROFILE ? { instanceProfile: env.INSTANCE_PROFILE } : {}),
+      ...(env.KEY_NAME ? { keyName: env.KEY_NAME } : {}),
+    };
+  }
+  const parsed = purposeSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${formatIssues("environment", parsed.error)}`);
+  }
+  return parsed.data;
+}
+
+export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
+  const provider = oneOf<ProviderKind>(env, "POOL_PROVIDER", ["local", "ec2"], "local");
+  const runtime = oneOf<LocalRuntime>(
+    env,
+    "POOL_LOCAL_RUNTIME",
+    ["auto", "docker", "rserver", "command", "placeholder"],
+    "auto",
+  );
+  if (runtime === "command" && !env.POOL_LOCAL_COMMAND) {
+    throw new PoolError(
+      "INVALID_CONFIG",
+      "Invalid configuration: POOL_LOCAL_COMMAND: required when POOL_LOCAL_RUNTIME=command (a command with {port})",
+    );
+  }
+  if (env.POOL_LOCAL_COMMAND && !env.POOL_LOCAL_COMMAND.includes("{port}")) {
+    throw new PoolError("INVALID_CONFIG", "Invalid configuration: POOL_LOCAL_COMMAND: must contain {port}");
+  }
+  const databaseUrl = env.POOL_DATABASE_URL?.trim() || null;
+  if (databaseUrl && !/^(postgres|postgresql):\/\//.test(databaseUrl) && !/^sqlite:/.test(databaseUrl)) {
+    throw new PoolError(
+      "INVALID_CONFIG",
+      "Invalid configuration: POOL_DATABASE_URL: must be a postgres:// URL or sqlite:/path/to/file.db",
+    );
+  }
+
+  let purposes: PurposeConfig[];
+  let fileSettings: z.infer<typeof configFileSchema> | null = null;
+  if (env.POOL_CONFIG) {
+    const file = path.resolve(cwd, env.POOL_CONFIG);
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: POOL_CONFIG: cannot read ${file}: ${(err as Error).message}`);
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(text);
+    } catch (err) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${file}: not valid YAML: ${(err as Error).message}`);
+    }
+    const parsed = configFileSchema.safeParse(doc);
+    if (!parsed.success) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${formatIssues(file, parsed.error)}`);
+    }
+    fileSettings = parsed.data;
+    purposes = parsed.data.purposes;
+    const names = new Set<string>();
+    for (const [i, p] of purposes.entries()) {
+      if (names.has(p.name)) {
+        throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${file}: purposes.${i}.name: duplicate purpose "${p.name}"`);
+      }
+      names.add(p.name);
+    }
+  } else {
+    purposes = [purposeFromEnv(env)];
+  }
+
+  for (const [i, p] of purposes.entries()) {
+    if (p.minFree > p.max) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: purposes.${i}.minFree: ${p.minFree} is more than max ${p.max}`);
+    }
+    if (provider === "ec2" && !p.ec2) {
+      throw new PoolError(
+        "INVALID_CONFIG",
+        `Invalid configuration: purposes.${i}.ec2: required with POOL_PROVIDER=ec2 (set IMAGE_ID or give an ec2 section)`,
+      );
+    }
+    if (provider === "ec2" && p.ec2 && !p.ec2.imageId && !p.ec2.imageFilter) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: purposes.${i}.ec2.imageId: give imageId or imageFilter`);
+    }
+  }
+
+  const maxFromPurposes = purposes.reduce((sum, p) => sum + p.max, 0);
+  const maxInstances =
+    fileSettings?.pool.maxInstances ?? (env.POOL_MAX_INSTANCES ? intFromEnv(env, "POOL_MAX_INSTANCES", 1, 1) : maxFromPurposes);
+  const b = fileSettings?.budgets;
+
+  return {
+    poolName: fileSettings?.pool.name ?? env.POOL_NAME ?? "rstudio-pool",
+    port: intFromEnv(env, "PORT", 8080, 0),
+    host: env.HOST ?? "127.0.0.1",
+    dataDir: path.resolve(cwd, env.POOL_DATA_DIR ?? ".rstudio-pool"),
+    databaseUrl,
+    provider,
+    region: env.REGION ?? env.AWS_REGION ?? "us-east-1",
+    maxInstances,
+    currency: fileSettings?.pool.currency ?? "USD",
+    warmPolicy: fileSettings?.pool.warmPolicy ?? "static",
+    serviceLevel: fileSettings?.pool.serviceLevel ?? 0.95,
+    appKey: env.ARENA_POOL_SERVICE_KEY || null,
+    proxyKey: env.PROXY_KEY || null,
+    local: { runtime, command: env.POOL_LOCAL_COMMAND ?? null },
+    purposes,
+    budgets: {
+      defaultUserMonthly: b?.defaultUserMonthly,
+      users: b?.users ?? {},
+      warnAt: b?.warnAt ?? 0.8,
+      exceededIdleTimeoutSeconds: b?.exceededIdleTimeoutSeconds ?? 600,
+    },
+    tickMs: intFromEnv(env, "POOL_TICK_MS", 1000, 10),
+    reconcileMs: intFromEnv(env, "POOL_RECONCILE_MS", 30_000, 10),
+    logLevel: env.LOG_LEVEL ?? "info",
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * The validated shape of the pool's configuration: the service settings (from environment
+ * variables) and the purposes (from the YAML file in POOL_CONFIG, or one purpose built from the
+ * old service's environment variables). Every rule a start-up must refuse is a zod rule here,
+ * so the error names the field that is wrong.
+ */
+import { z } from "zod";
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,62}$/, "must be lowercase letters, digits and dashes, starting with a letter");
+
+const tagMap = z.record(z.string().min(1).max(128), z.string().max(256));
+
+/** EC2 settings of a purpose; used only when POOL_PROVIDER=ec2. */
+export const ec2PurposeSchema = z
+  .object({
+    /** An AMI id; or leave empty and give imageFilter to take the newest matching AMI. */
+    imageId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "must be an AMI id like ami-0123456789abcdef0").optional(),
+    /** Tag filters (tag name -> value) and owners to find the newest AMI when imageId is absent. */
+    imageFilter: z
+      .object({
+        tags: tagMap.default({}),
+        owners: z.array(z.string()).default(["self"]),
+        namePattern: z.string().optional(),
+      })
+      .optional(),
+    /** Tried in order: spot capacity or price errors move on to the next type. */
+    instanceTypes: z.array(z.string().regex(/^[a-z0-9-]+\.[a-z0-9]+$/, "must be an instance type like t3.large")).min(1).default(["t3.large"]),
+    market: z.enum(["spot", "on-demand"]).default("on-demand"),
+    /** With market=spot: launch on-demand when no instance type has spot capacity. */
+    spotFallbackToOnDemand: z.boolean().default(true),
+    /** Highest spot price per hour; absent means the on-demand price caps it (AWS's default). */
+    spotMaxPrice: z.number().positive().optional(),
+    subnetIds: z.array(z.string().regex(/^subnet-[0-9a-f]+$/, "must be a subnet id")).default([]),
+    securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-f]+$/, "must be a security group id")).default([]),
+    instanceProfile: z.string().optional(),
+    keyName: z.string().optional(),
+    associatePublicIp: z.boolean().default(false),
+    rootVolumeGiB: z.number().int().min(8).max(16384).default(30),
+    /** Size of each user's persistent home volume. */
+    homeVolumeGiB: z.number().int().min(1).max(16384).default(20),
+    homeVolumeType: z.enum(["gp3", "gp2", "io1", "io2", "st1", "sc1"]).default("gp3"),
+    /** "container": run rocker/rstudio on the host; "baked": RStudio Server is in the AMI. */
+    rstudioMode: z.enum(["container", "baked"]).default("container"),
+    rstudioImage: z.string().default("rocker/rstudio:4.4"),
+    rPackages: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9.]*$/, "must be an R package name")).default([]),
+    /** Before reaping, ask the instance whether R is busy (SSM Run Command). */
+    busyCheck: z
+      .object({
+        enabled: z.boolean().default(true),
+        cpuThreshold: z.number().min(0).max(100).default(25),
+        extendSeconds: z.number().int().positive().default(1800),
+      })
+      .default({ enabled: true, cpuThreshold: 25, extendSeconds: 1800 }),
+  })
+  .strict();
+
+export const purposeSchema = z
+  .object({
+    name,
+    description: z.string().max(500).default(""),
+    servicePort: z.number().int().min(1).max(65535).default(8787),
+    minFree: z.number().int().min(0).default(0),
+    max: z.number().int().min(1).default(10),
+    idleTimeoutSeconds: z.number().int().min(1).default(3600),
+    maxLifetimeSeconds: z.number().int().min(60).default(12 * 3600),
+    /** Seconds a booting instance may take before it is given up as failed. */
+    bootTimeoutSeconds: z.number().int().min(5).default(900),
+    /** Hourly price override (for the local provider, or to pin a price). */
+    hourlyPrice: z.number().min(0).optional(),
+    /** Cost-allocation tags put on instances and volumes. */
+    costTags: tagMap.default({}),
+    /** Monthly budget of this purpose, in the pool currency. */
+    monthlyBudget: z.number().positive().optional(),
+    ec2: ec2PurposeSchema.optional(),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    pool: z
+      .object({
+        name: name.optional(),
+        maxInstances: z.number().int().min(1).optional(),
+        currency: z.string().length(3).optional(),
+        warmPolicy: z.enum(["static", "adaptive"]).optional(),
+        serviceLevel: z.number().gt(0).lt(1).optional(),
+      })
+      .strict()
+      .default({}),
+    purposes: z.array(purposeSchema).min(1),
+    budgets: z
+      .object({
+        defaultUserMonthly: z.number().positive().optional(),
+        users: z.record(z.string(), z.number().positive()).default({}),
+        warnAt: z.number().gt(0).lt(1).default(0.8),
+        /** Idle timeout applied to running instances of a user past their budget. */
+        exceededIdleTimeoutSeconds: z.number().int().min(1).default(600),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type PurposeConfig = z.infer<typeof purposeSchema>;
+export type Ec2PurposeConfig = z.infer<typeof ec2PurposeSchema>;
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+export type ProviderKind = "local" | "ec2";
+export type LocalRuntime = "auto" | "docker" | "rserver" | "command" | "placeholder";
+
+export interface BudgetConfig {
+  defaultUserMonthly?: number;
+  users: Record<string, number>;
+  warnAt: number;
+  exceededIdleTimeoutSeconds: number;
+}
+
+export interface PoolConfig {
+  poolName: string;
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | null;
+  provider: ProviderKind;
+  region: string;
+  maxInstances: number;
+  currency: string;
+  warmPolicy: "static" | "adaptive";
+  serviceLevel: number;
+  /** Key of the trusted app that requests instances for its users (old protocol). */
+  appKey: string | null;
+  /** Key of the trusted proxy that reads status and deletes instances (old protocol). */
+  proxyKey: string | null;
+  local: { runtime: LocalRuntime; command: string | null };
+  purposes: PurposeConfig[];
+  budgets: BudgetConfig;
+  /** How often the lifecycle loop ticks. */
+  tickMs: number;
+  /** How often the full provider listing is compared with the database. */
+  reconcileMs: number;
+  logLevel: string;
+}

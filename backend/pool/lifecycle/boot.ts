@@ -1,0 +1,66 @@
+/**
+ * Boot step: asks the provider about `booting` instances; an instance whose service answers
+ * becomes `running`, one that died while booting is lost, and one that takes longer than the
+ * purpose's boot timeout is given up and terminated.
+ */
+import { recordEvent } from "../../store/events";
+import { listInStates, updateInstance } from "../../store/instances";
+import { purposeOf, type PoolContext } from "../context";
+
+export async function watchBooting(ctx: PoolContext): Promise<void> {
+  const booting = (await listInStates(ctx.db, ["booting"])).filter((i) => i.providerId);
+  if (booting.length === 0) return;
+  const seen = new Map((await ctx.provider.describe(booting.map((i) => i.providerId!))).map((p) => [p.providerId, p]));
+  for (const inst of booting) {
+    const now = ctx.clock.now();
+    const p = seen.get(inst.providerId!);
+    if (p?.ready && p.state === "running") {
+      const ok = await updateInstance(
+        ctx.db,
+        inst.id,
+        {
+          state: "running",
+          runningAt: now,
+          privateDns: p.privateDnsName ?? inst.privateDns,
+          availabilityZone: p.availabilityZone ?? inst.availabilityZone,
+          stateReason: null,
+          updatedAt: now,
+        },
+        { states: ["booting"] },
+      );
+      if (ok) {
+        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "running", actor: "lifecycle", details: { bootMs: now - inst.launchedAt } });
+        ctx.log.info({ event: "running", instanceId: inst.id, bootMs: now - inst.launchedAt }, "instance running");
+      }
+      continue;
+    }
+    if (p && (p.state === "terminated" || p.state === "stopped" || p.state === "stopping")) {
+      const state = p.interrupted ? "interrupted" : "lost";
+      const ok = await updateInstance(
+        ctx.db,
+        inst.id,
+        { state, stateReason: p.stateReason ?? "ended while booting", ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
+        { states: ["booting"] },
+      );
+      if (ok) {
+        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: state, reason: p.stateReason ?? "ended while booting", actor: "lifecycle" });
+        ctx.metrics.fixes.inc({ kind: state });
+        ctx.log.warn({ event: state, instanceId: inst.id, reason: p.stateReason }, "instance ended while booting");
+      }
+      continue;
+    }
+    const purpose = purposeOf(ctx, inst.purpose);
+    if (now - inst.launchedAt > purpose.bootTimeoutSeconds * 1000) {
+      const ok = await updateInstance(
+        ctx.db,
+        inst.id,
+        { state: "releasing", stateReason: "boot-timeout", ownerId: null, idleDeadline: null, updatedAt: now },
+        { states: ["booting"] },
+      );
+      if (ok) {
+        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "boot-timeout", reason: `not ready after ${purpose.bootTimeoutSeconds}s`, actor: "lifecycle" });
+        ctx.log.warn({ event: "boot-timeout", instanceId: inst.id }, "instance did not become ready in time");
+      }
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The lifecycle loop: one tick at a time (never overlapping), on one replica at a time (a
+ * lease in the database). Each tick reads the database and the provider and fixes what
+ * differs: launches, boots, hand-overs, idle reaping, lifetime limits, terminations, the warm
+ * pool, and every `reconcileMs` a full comparison with the provider. Timers only decide when
+ * the next tick runs; what is due is always read from the database.
+ */
+import { randomBytes } from "node:crypto";
+import { releaseLease, tryAcquireLease } from "../../store/leases";
+import type { PoolContext } from "../context";
+import { completeAssignments } from "./assign";
+import { watchBooting } from "./boot";
+import { Launcher } from "./launch";
+import { expireOld, reapIdle } from "./reap";
+import { reconcile } from "./reconcile";
+import { terminateReleasing } from "./terminate";
+import { balanceWarmPool } from "./warm";
+
+const LEASE = "lifecycle";
+
+export class LifecycleLoop {
+  readonly holder = `${process.pid}-${randomBytes(4).toString("hex")}`;
+  readonly launcher: Launcher;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private rerun = false;
+  private stopped = true;
+  private lastReconcile = 0;
+
+  constructor(private readonly ctx: PoolContext) {
+    this.launcher = new Launcher(ctx);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Asks for a tick soon (after a claim or a release) without waiting for the period. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.rerun = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** Runs one tick now (or waits for the one under way and runs another). Used by tests and the CLI. */
+  async tick(options: { forceReconcile?: boolean } = {}): Promise<void> {
+    while (this.running) await this.running;
+    this.running = this.runTick(options.forceReconcile ?? false).finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.running) await this.running;
+    await this.launcher.settle();
+    await releaseLease(this.ctx.db, LEASE, this.holder).catch(() => undefined);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.tick()
+        .catch((err) => this.ctx.log.error({ event: "tick-failed", err: (err as Error).message }, "lifecycle tick failed"))
+        .finally(() => {
+          const again = this.rerun;
+          this.rerun = false;
+          this.schedule(again ? 0 : this.ctx.config.tickMs);
+        });
+    }, delayMs);
+    this.timer.unref?.();
+  }
+
+  private async runTick(forceReconcile: boolean): Promise<void> {
+    const { ctx } = this;
+    const leaseMs = Math.max(10_000, ctx.config.tickMs * 5);
+    if (!(await tryAcquireLease(ctx.db, LEASE, this.holder, ctx.clock.now(), leaseMs))) return;
+    const inFlight = (id: string) => this.launcher.isInFlight(id);
+    const steps: Array<[string, () => Promise<unknown>]> = [
+      ["reconcile", async () => {
+        if (forceReconcile || ctx.clock.now() - this.lastReconcile >= ctx.config.reconcileMs) {
+          await reconcile(ctx, inFlight);
+          this.lastReconcile = ctx.clock.now();
+        }
+      }],
+      ["launch", () => this.launcher.startDue()],
+      ["boot", () => watchBooting(ctx)],
+      ["assign", () => completeAssignments(ctx)],
+      ["reap", () => reapIdle(ctx)],
+      ["expire", () => expireOld(ctx)],
+      ["warm", () => balanceWarmPool(ctx)],
+      ["launch-warm", () => this.launcher.startDue()],
+      ["terminate", () => terminateReleasing(ctx, inFlight)],
+    ];
+    for (const [name, step] of steps) {
+      try {
+        await step();
+      } catch (err) {
+        // One failing step (say the provider is unreachable) must not stop the others.
+        ctx.log.error({ event: "step-failed", step: name, err: (err as Error).message }, `lifecycle step ${name} failed`);
+      }
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The idle reaper and the lifetime limit. Deadlines are columns, so a restarted backend reaps
+ * exactly what was due. Before reaping, the provider is asked whether the user is still
+ * computing; a busy instance gets more time instead.
+ */
+import { recordEvent } from "../../store/events";
+import { LIVE_STATES, SERVING_STATES, listInStates, updateInstance } from "../../store/instances";
+import { purposeOf, type PoolContext } from "../context";
+import { toRef } from "../refs";
+import { releaseInstance } from "../user-instances";
+
+export async function reapIdle(ctx: PoolContext): Promise<number> {
+  let reaped = 0;
+  const serving = await listInStates(ctx.db, SERVING_STATES);
+  for (const inst of serving) {
+    const now = ctx.clock.now();
+    if (!inst.ownerId || inst.idleDeadline === null || inst.idleDeadline > now) continue;
+    const purpose = purposeOf(ctx, inst.purpose);
+    if (inst.state === "running") {
+      let busy = false;
+      try {
+        busy = await ctx.provider.isBusy(toRef(inst), purpose);
+      } catch (err) {
+        // An unanswered busy check must not keep an instance forever: reap as planned.
+        ctx.log.warn({ event: "busy-check-failed", instanceId: inst.id, err: (err as Error).message }, "busy check failed; reaping as idle");
+      }
+      if (busy) {
+        const extendMs = (purpose.ec2?.busyCheck.extendSeconds ?? 1800) * 1000;
+        const idleDeadline = now + extendMs;
+        const ok = await updateInstance(ctx.db, inst.id, { idleDeadline, updatedAt: now }, { states: ["running"], ownerId: inst.ownerId });
+        if (ok) {
+          await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "busy-extended", reason: "R is busy", actor: "reaper", details: { idleDeadline } });
+          ctx.log.info({ event: "busy-extended", instanceId: inst.id, userId: inst.ownerId }, "idle deadline passed but R is busy; extended");
+        }
+        continue;
+      }
+    }
+    if (await releaseInstance(ctx, inst, "idle", "reaper")) {
+      reaped++;
+      ctx.metrics.reaps.inc({ purpose: inst.purpose, reason: "idle" });
+    }
+  }
+  return reaped;
+}
+
+export async function expireOld(ctx: PoolContext): Promise<number> {
+  let expired = 0;
+  const live = await listInStates(ctx.db, LIVE_STATES.filter((s) => s !== "releasing"));
+  for (const inst of live) {
+    const purpose = purposeOf(ctx, inst.purpose);
+    if (ctx.clock.now() - inst.launchedAt < purpose.maxLifetimeSeconds * 1000) continue;
+    if (inst.state === "launching" || inst.state === "booting") {
+      // Not serving yet: let the boot timeout deal with it rather than racing the launch.
+      continue;
+    }
+    if (await releaseInstance(ctx, inst, "max-lifetime", "reaper")) {
+      expired++;
+      ctx.metrics.reaps.inc({ purpose: inst.purpose, reason: "max-lifetime" });
+    }
+  }
+  return expired;
+}

@@ -1,0 +1,91 @@
+/**
+ * What a user does with an instance they hold: look at it, keep it alive, connect to it,
+ * release it. Every call checks ownership in the same statement that acts, and an instance
+ * of someone else answers exactly like one that does not exist.
+ */
+import type { ConnectionResponse } from "../api/contract";
+import { PoolError } from "../errors";
+import { recordEvent } from "../store/events";
+import { getInstance, listForUser, SERVING_STATES, updateInstance, type Instance } from "../store/instances";
+import { purposeOf, type PoolContext } from "./context";
+import { toRef } from "./refs";
+
+/** Ended instances stay visible to their last owner this long, so the client can say why they ended. */
+const ENDED_VISIBLE_MS = 24 * 3600 * 1000;
+
+function notFound(id: string): PoolError {
+  return new PoolError("INSTANCE_NOT_FOUND", `No instance "${id}" belongs to you. Refresh the list of your instances.`);
+}
+
+export async function getOwnedInstance(ctx: PoolContext, userId: string, id: string): Promise<Instance> {
+  const inst = await getInstance(ctx.db, id);
+  if (!inst) throw notFound(id);
+  const visibleEnded = inst.ownerId === null && inst.lastOwnerId === userId && inst.endedAt !== null && inst.endedAt >= ctx.clock.now() - ENDED_VISIBLE_MS;
+  if (inst.ownerId !== userId && !visibleEnded) throw notFound(id);
+  return inst;
+}
+
+export async function listUserInstances(ctx: PoolContext, userId: string): Promise<Instance[]> {
+  return listForUser(ctx.db, userId, ctx.clock.now() - ENDED_VISIBLE_MS);
+}
+
+export async function heartbeat(ctx: PoolContext, userId: string, id: string): Promise<{ idleDeadline: number }> {
+  const inst = await getOwnedInstance(ctx, userId, id);
+  if (!(SERVING_STATES as string[]).includes(inst.state) || inst.ownerId !== userId) {
+    throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; claim a new one.`);
+  }
+  const now = ctx.clock.now();
+  const idleMs = await ctx.policies.idleTimeoutMs(userId, purposeOf(ctx, inst.purpose), now);
+  const idleDeadline = now + idleMs;
+  const ok = await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, { states: SERVING_STATES, ownerId: userId });
+  if (!ok) throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" was released meanwhile; claim a new one.`);
+  ctx.metrics.heartbeats.inc();
+  return { idleDeadline };
+}
+
+/** Releases a held instance: it leaves the user at once and is terminated by the lifecycle loop. */
+export async function releaseInstance(ctx: PoolContext, instance: Instance, reason: string, actor: string): Promise<boolean> {
+  const now = ctx.clock.now();
+  const released = await ctx.db.transaction().execute(async (trx) => {
+    const ok = await updateInstance(
+      trx,
+      instance.id,
+      { state: "releasing", stateReason: reason, ownerId: null, idleDeadline: null, updatedAt: now },
+      { states: SERVING_STATES },
+    );
+    if (ok) {
+      await recordEvent(trx, {
+        at: now,
+        instanceId: instance.id,
+        userId: instance.ownerId,
+        purpose: instance.purpose,
+        kind: reason === "idle" ? "reaped" : reason === "max-lifetime" ? "expired" : "released",
+        reason,
+        actor,
+      });
+    }
+    return ok;
+  });
+  if (released) ctx.log.info({ event: "release", instanceId: instance.id, userId: instance.ownerId, reason, actor }, "instance released");
+  return released;
+}
+
+export async function releaseOwned(ctx: PoolContext, userId: string, id: string): Promise<Instance> {
+  const inst = await getOwnedInstance(ctx, userId, id);
+  if (inst.ownerId !== userId || !(SERVING_STATES as string[]).includes(inst.state)) {
+    // Releasing what already ended is a no-op that reports the current state.
+    return inst;
+  }
+  await releaseInstance(ctx, inst, "user", `user:${userId}`);
+  return (await getInstance(ctx.db, id)) ?? inst;
+}
+
+export async function connectOwned(ctx: PoolContext, userId: string, id: string, localPort?: number): Promise<ConnectionResponse> {
+  const inst = await getOwnedInstance(ctx, userId, id);
+  if (inst.ownerId !== userId || inst.state !== "running") {
+    const hint = inst.state === "launching" || inst.state === "booting" ? "wait until it is running" : "claim a new one";
+    throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; ${hint}.`);
+  }
+  const purpose = purposeOf(ctx, inst.purpose);
+  return ctx.provider.connect(toRef(inst), purpose, { userId, localPort });
+}

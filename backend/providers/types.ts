@@ -1,0 +1,101 @@
+/**
+ * The contract between the pool (policy, in the database) and a compute provider (EC2, or
+ * processes on this machine). The pool never keeps provider state in memory: it calls these
+ * methods from its level-based lifecycle loop, and every method must be safe to call again
+ * with the same arguments (a restart replays whatever was in flight).
+ */
+import type { ConnectionResponse } from "../api/contract";
+import type { PurposeConfig } from "../config/schema";
+
+/** What the pool knows of an instance when it asks the provider to act on it. */
+export interface InstanceRef {
+  /** The pool's id (stable, also the launch's idempotency token). */
+  id: string;
+  providerId: string | null;
+  purpose: string;
+  ownerId: string | null;
+  availabilityZone: string | null;
+  instanceType: string | null;
+  market: string | null;
+  /** Provider-specific facts recorded at launch (JSON-safe). */
+  details: Record<string, unknown>;
+}
+
+export interface LaunchRequest {
+  /** The pool's id of the launch row; providers use it as the idempotency token. */
+  instanceId: string;
+  purpose: PurposeConfig;
+  poolName: string;
+  /** Set when the instance is launched for a user (their home volume decides the zone). */
+  ownerId: string | null;
+}
+
+export interface LaunchResult {
+  providerId: string;
+  instanceType: string | null;
+  market: "spot" | "on-demand" | "local";
+  availabilityZone: string | null;
+  hourlyPrice: number | null;
+  details?: Record<string, unknown>;
+}
+
+export type ProviderState = "pending" | "running" | "stopping" | "stopped" | "terminated";
+
+export interface ProviderInstance {
+  providerId: string;
+  /** The pool's id, read back from the instance's tags (or the local state file). */
+  instanceId: string | null;
+  poolName: string | null;
+  purpose: string | null;
+  state: ProviderState;
+  /** True once the purpose's service answers; the pool marks the instance running then. */
+  ready: boolean;
+  /** Provider's reason for the state (e.g. EC2 StateReason code). */
+  stateReason: string | null;
+  /** True when the provider took the instance back (spot interruption). */
+  interrupted: boolean;
+  privateDnsName: string | null;
+  instanceType: string | null;
+  market: "spot" | "on-demand" | "local" | null;
+  availabilityZone: string | null;
+  launchedAt: number | null;
+}
+
+export interface ConnectRequest {
+  userId: string;
+  localPort?: number;
+}
+
+/** Thrown (as PoolError codes) by providers: PROVIDER_THROTTLED and PROVIDER_UNAVAILABLE are retried. */
+export interface Provider {
+  readonly kind: "local" | "ec2" | string;
+
+  /** Starts the lifecycle of an instance. Idempotent on request.instanceId. */
+  launch(request: LaunchRequest): Promise<LaunchResult>;
+
+  /** Every instance of this pool the provider knows of (including recently terminated ones). */
+  list(poolName: string): Promise<ProviderInstance[]>;
+
+  /** The given instances only (cheap; used while they boot). Missing ids are simply absent. */
+  describe(providerIds: string[]): Promise<ProviderInstance[]>;
+
+  /** Terminates; terminating an already gone instance is not an error. */
+  terminate(refs: InstanceRef[]): Promise<void>;
+
+  /** Hands a running instance to a user (tags, home volume). */
+  assign(ref: InstanceRef, userId: string, purpose: PurposeConfig): Promise<void>;
+
+  /** Takes the user's things off the instance before it is terminated (detach home volume). */
+  release(ref: InstanceRef, purpose: PurposeConfig): Promise<void>;
+
+  /** How the owner reaches the instance's service. The caller has already checked ownership. */
+  connect(ref: InstanceRef, purpose: PurposeConfig, request: ConnectRequest): Promise<ConnectionResponse>;
+
+  /** Whether the user is still computing on it although nobody sent a heartbeat. */
+  isBusy(ref: InstanceRef, purpose: PurposeConfig): Promise<boolean>;
+
+  /** The price per hour of an instance of this purpose (for the purposes list). */
+  priceOf(purpose: PurposeConfig): Promise<number | null>;
+
+  close(): Promise<void>;
+}

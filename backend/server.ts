@@ -1,0 +1,94 @@
+/**
+ * The composition root of `rstudio-pool serve`: opens and migrates the store, builds the
+ * provider and the pool, starts the lifecycle loop and the HTTP server, and on first start
+ * creates the admin user. Shutting down stops the loop and closes the store; instances keep
+ * running, and the next start finds them again.
+ */
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import { AddressInfo } from "node:net";
+import { createApp } from "./api/app";
+import type { PoolConfig } from "./config/schema";
+import { AssignmentCostService } from "./pool/costs";
+import { Pool } from "./pool/service";
+import type { PoolPolicies, Clock } from "./pool/context";
+import { createMetrics } from "./pool/metrics";
+import { createProvider } from "./providers/factory";
+import type { Provider } from "./providers/types";
+import { openStore, type Store } from "./store/db";
+import { migrateToLatest } from "./store/migrate";
+import { findUser, insertUser } from "./store/users";
+
+export interface RunningServer {
+  pool: Pool;
+  store: Store;
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  config: PoolConfig;
+  log: Logger;
+  provider?: Provider;
+  policies?: PoolPolicies;
+  clock?: Clock;
+  version?: string;
+  /** Print the first-start hint for the admin token here (stderr by default). */
+  announce?: (line: string) => void;
+}
+
+export const ADMIN_USER = "admin";
+
+export async function ensureAdmin(store: Store, now: number): Promise<boolean> {
+  if (await findUser(store.db, ADMIN_USER)) return false;
+  await insertUser(store.db, ADMIN_USER, true, now);
+  return true;
+}
+
+export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const { config, log } = options;
+  const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const applied = await migrateToLatest(store);
+  if (applied.length) log.info({ event: "migrated", migrations: applied, store: store.location }, "database migrated");
+  const provider = options.provider ?? (await createProvider(config));
+  const metrics = createMetrics({ defaultMetrics: true });
+  const pool = new Pool({ config, store, provider, log, metrics, policies: options.policies, clock: options.clock });
+  await pool.prepare();
+
+  if (await ensureAdmin(store, Date.now())) {
+    const say = options.announce ?? ((line: string) => process.stderr.write(`${line}\n`));
+    say(`Created the admin user "${ADMIN_USER}". Get its API token with:`);
+    say(`  npm run --silent pool -- user token ${ADMIN_USER}      (or: rstudio-pool user token ${ADMIN_USER})`);
+  }
+
+  const app = createApp({ pool, costs: new AssignmentCostService(pool.ctx), log, version: options.version });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+    s.once("error", reject);
+  });
+  server.keepAliveTimeout = 65_000;
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`;
+  pool.start();
+  log.info({ event: "listening", url, provider: provider.kind, store: store.dialect, purposes: config.purposes.map((p) => p.name) }, `RStudio Pool listening on ${url}`);
+
+  let closed = false;
+  return {
+    pool,
+    store,
+    server,
+    url,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await pool.stop();
+      await provider.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/** The history: every launch, assignment, release, reap, loss and fix, with who, when and why. */
+import type { Kysely } from "kysely";
+import type { Database } from "./schema";
+
+export type EventKind =
+  | "launch-requested"
+  | "launched"
+  | "launch-retry"
+  | "launch-failed"
+  | "running"
+  | "assigned"
+  | "released"
+  | "reaped"
+  | "expired"
+  | "busy-extended"
+  | "lost"
+  | "interrupted"
+  | "adopted"
+  | "terminated"
+  | "orphan-terminated"
+  | "scaled-down"
+  | "boot-timeout";
+
+export interface NewEvent {
+  at: number;
+  instanceId: string | null;
+  userId: string | null;
+  purpose: string | null;
+  kind: EventKind;
+  reason?: string | null;
+  actor: string;
+  details?: Record<string, unknown>;
+}
+
+export interface EventRow extends NewEvent {
+  id: number;
+}
+
+export async function recordEvent(db: Kysely<Database>, e: NewEvent): Promise<void> {
+  await db
+    .insertInto("events")
+    .values({
+      at: e.at,
+      instance_id: e.instanceId,
+      user_id: e.userId,
+      purpose: e.purpose,
+      kind: e.kind,
+      reason: e.reason ?? null,
+      actor: e.actor,
+      details: e.details ? JSON.stringify(e.details) : null,
+    })
+    .execute();
+}
+
+export async function listEvents(
+  db: Kysely<Database>,
+  filter: { instanceId?: string; userId?: string; since?: number; until?: number; limit?: number } = {},
+): Promise<EventRow[]> {
+  let q = db.selectFrom("events").selectAll();
+  if (filter.instanceId) q = q.where("instance_id", "=", filter.instanceId);
+  if (filter.userId) q = q.where("user_id", "=", filter.userId);
+  if (filter.since !== undefined) q = q.where("at", ">=", filter.since);
+  if (filter.until !== undefined) q = q.where("at", "<", filter.until);
+  const rows = await q.orderBy("at").orderBy("id").limit(filter.limit ?? 10_000).execute();
+  return rows.map((r) => ({
+    id: Number(r.id),
+    at: Number(r.at),
+    instanceId: r.instance_id,
+    userId: r.user_id,
+    purpose: r.purpose,
+    kind: r.kind as EventKind,
+    reason: r.reason,
+    actor: r.actor,
+    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : undefined,
+  }));
+}

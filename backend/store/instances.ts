@@ -1,0 +1,270 @@
+/** The instances table: the pool's source of truth for every instance it has launched. */
+import type { Kysely, Selectable, Updateable } from "kysely";
+import type { InstanceState } from "../api/contract";
+import type { Database, InstancesTable } from "./schema";
+
+/** States that hold (or will hold) a machine: they count against `max`. */
+export const LIVE_STATES: InstanceState[] = ["launching", "booting", "running", "releasing"];
+/** States in which an instance can serve (or will serve) its owner. */
+export const SERVING_STATES: InstanceState[] = ["launching", "booting", "running"];
+export const ENDED_STATES: InstanceState[] = ["terminated", "lost", "interrupted", "failed"];
+
+export interface Instance {
+  id: string;
+  purpose: string;
+  provider: string;
+  providerId: string | null;
+  state: InstanceState;
+  stateReason: string | null;
+  ownerId: string | null;
+  lastOwnerId: string | null;
+  instanceType: string | null;
+  market: string | null;
+  hourlyPrice: number | null;
+  availabilityZone: string | null;
+  privateDns: string | null;
+  details: Record<string, unknown>;
+  launchAttempts: number;
+  nextAttemptAt: number;
+  launchedAt: number;
+  runningAt: number | null;
+  assignedAt: number | null;
+  idleDeadline: number | null;
+  endedAt: number | null;
+  updatedAt: number;
+}
+
+type Row = Selectable<InstancesTable>;
+type Db = Kysely<Database>;
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function fromRow(r: Row): Instance {
+  return {
+    id: r.id,
+    purpose: r.purpose,
+    provider: r.provider,
+    providerId: r.provider_id,
+    state: r.state as InstanceState,
+    stateReason: r.state_reason,
+    ownerId: r.owner_id,
+    lastOwnerId: r.last_owner_id,
+    instanceType: r.instance_type,
+    market: r.market,
+    hourlyPrice: numOrNull(r.hourly_price),
+    availabilityZone: r.availability_zone,
+    privateDns: r.private_dns,
+    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {},
+    launchAttempts: num(r.launch_attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+    launchedAt: num(r.launched_at),
+    runningAt: numOrNull(r.running_at),
+    assignedAt: numOrNull(r.assigned_at),
+    idleDeadline: numOrNull(r.idle_deadline),
+    endedAt: numOrNull(r.ended_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+export type InstancePatch = Partial<Omit<Instance, "id" | "details">> & { details?: Record<string, unknown> };
+
+function toUpdate(patch: InstancePatch): Updateable<InstancesTable> {
+  const out: Updateable<InstancesTable> = {};
+  const map: Record<string, keyof InstancesTable> = {
+    purpose: "purpose",
+    provider: "provider",
+    providerId: "provider_id",
+    state: "state",
+    stateReason: "state_reason",
+    ownerId: "owner_id",
+    lastOwnerId: "last_owner_id",
+    instanceType: "instance_type",
+    market: "market",
+    hourlyPrice: "hourly_price",
+    availabilityZone: "availability_zone",
+    privateDns: "private_dns",
+    launchAttempts: "launch_attempts",
+    nextAttemptAt: "next_attempt_at",
+    launchedAt: "launched_at",
+    runningAt: "running_at",
+    assignedAt: "assigned_at",
+    idleDeadline: "idle_deadline",
+    endedAt: "ended_at",
+    updatedAt: "updated_at",
+  };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if (k === "details") {
+      (out as Record<string, unknown>).details = JSON.stringify(v);
+      continue;
+    }
+    const col = map[k];
+    if (col) (out as Record<string, unknown>)[col] = v;
+  }
+  return out;
+}
+
+export async function insertInstance(db: Db, i: Instance): Promise<void> {
+  await db
+    .insertInto("instances")
+    .values({
+      id: i.id,
+      purpose: i.purpose,
+      provider: i.provider,
+      provider_id: i.providerId,
+      state: i.state,
+      state_reason: i.stateReason,
+      owner_id: i.ownerId,
+      last_owner_id: i.lastOwnerId,
+      instance_type: i.instanceType,
+      market: i.market,
+      hourly_price: i.hourlyPrice,
+      availability_zone: i.availabilityZone,
+      private_dns: i.privateDns,
+      details: JSON.stringify(i.details),
+      launch_attempts: i.launchAttempts,
+      next_attempt_at: i.nextAttemptAt,
+      launched_at: i.launchedAt,
+      running_at: i.runningAt,
+      assigned_at: i.assignedAt,
+      idle_deadline: i.idleDeadline,
+      ended_at: i.endedAt,
+      updated_at: i.updatedAt,
+    })
+    .execute();
+}
+
+export interface UpdateGuard {
+  states?: InstanceState[];
+  ownerId?: string | null;
+}
+
+/**
+ * Updates an instance only if it still matches the guard (compare-and-set), so a loop and a
+ * request racing on the same row cannot both win. Returns whether the row was changed.
+ */
+export async function updateInstance(db: Db, id: string, patch: InstancePatch, guard: UpdateGuard = {}): Promise<boolean> {
+  let q = db.updateTable("instances").set(toUpdate(patch)).where("id", "=", id);
+  if (guard.states) q = q.where("state", "in", guard.states);
+  if (guard.ownerId !== undefined) {
+    q = guard.ownerId === null ? q.where("owner_id", "is", null) : q.where("owner_id", "=", guard.ownerId);
+  }
+  const res = await q.executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+export async function getInstance(db: Db, id: string): Promise<Instance | null> {
+  const r = await db.selectFrom("instances").selectAll().where("id", "=", id).executeTakeFirst();
+  return r ? fromRow(r) : null;
+}
+
+export async function findServingByOwner(db: Db, ownerId: string, purpose: string): Promise<Instance | null> {
+  const r = await db
+    .selectFrom("instances")
+    .selectAll()
+    .where("owner_id", "=", ownerId)
+    .where("purpose", "=", purpose)
+    .where("state", "in", SERVING_STATES)
+    .executeTakeFirst();
+  return r ? fromRow(r) : null;
+}
+
+/** A user's instances: those they hold, and those that ended under them since `endedSince`. */
+export async function listForUser(db: Db, userId: string, endedSince: number): Promise<Instance[]> {
+  const rows = await db
+    .selectFrom("instances")
+    .selectAll()
+    .where((eb) =>
+      eb.or([
+        eb("owner_id", "=", userId),
+        eb.and([eb("last_owner_id", "=", userId), eb("ended_at", ">=", endedSince)]),
+      ]),
+    )
+    .orderBy("launched_at", "desc")
+    .execute();
+  return rows.map(fromRow);
+}
+
+export async function findFreeRunning(db: Db, purpose: string): Promise<Instance | null> {
+  const r = await db
+    .selectFrom("instances")
+    .selectAll()
+    .where("purpose", "=", purpose)
+    .where("state", "=", "running")
+    .where("owner_id", "is", null)
+    .orderBy("running_at")
+    .limit(1)
+    .executeTakeFirst();
+  return r ? fromRow(r) : null;
+}
+
+export async function listInStates(db: Db, states: InstanceState[], purpose?: string): Promise<Instance[]> {
+  let q = db.selectFrom("instances").selectAll().where("state", "in", states);
+  if (purpose) q = q.where("purpose", "=", purpose);
+  return (await q.orderBy("launched_at").execute()).map(fromRow);
+}
+
+export interface PurposeCounts {
+  live: number;
+  free: number;
+}
+
+/** Live and free (unassigned, serving) instances per purpose, in one query. */
+export async function countsByPurpose(db: Db): Promise<Map<string, PurposeCounts>> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["purpose", "state", "owner_id"])
+    .select(({ fn }) => fn.countAll<number>().as("n"))
+    .where("state", "in", LIVE_STATES)
+    .groupBy(["purpose", "state", "owner_id"])
+    .execute();
+  const out = new Map<string, PurposeCounts>();
+  for (const r of rows) {
+    const c = out.get(r.purpose) ?? { live: 0, free: 0 };
+    c.live += Number(r.n);
+    if (r.owner_id === null && (SERVING_STATES as string[]).includes(r.state)) c.free += Number(r.n);
+    out.set(r.purpose, c);
+  }
+  return out;
+}
+
+export async function countLive(db: Db, purpose?: string): Promise<number> {
+  let q = db.selectFrom("instances").select(({ fn }) => fn.countAll<number>().as("n")).where("state", "in", LIVE_STATES);
+  if (purpose) q = q.where("purpose", "=", purpose);
+  const r = await q.executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+export async function listAll(db: Db, filter: { states?: InstanceState[]; ownerId?: string } = {}): Promise<Instance[]> {
+  let q = db.selectFrom("instances").selectAll();
+  if (filter.states) q = q.where("state", "in", filter.states);
+  if (filter.ownerId) q = q.where("owner_id", "=", filter.ownerId);
+  return (await q.orderBy("launched_at").execute()).map(fromRow);
+}
+
+/** Takes the purpose's lock row for the rest of the transaction (a row lock in PostgreSQL, the write lock in SQLite). */
+export async function lockPurpose(db: Db, name: string, now: number): Promise<void> {
+  const res = await db
+    .updateTable("purposes")
+    .set((eb) => ({ lock_seq: eb("lock_seq", "+", 1), updated_at: now }))
+    .where("name", "=", name)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) === 0) {
+    await db.insertInto("purposes").values({ name, lock_seq: 1, updated_at: now }).onConflict((oc) => oc.column("name").doNothing()).execute();
+    await db
+      .updateTable("purposes")
+      .set((eb) => ({ lock_seq: eb("lock_seq", "+", 1), updated_at: now }))
+      .where("name", "=", name)
+      .execute();
+  }
+}
+
+export async function ensurePurposeRows(db: Db, names: string[], now: number): Promise<void> {
+  for (const name of [...names, POOL_LOCK]) {
+    await db.insertInto("purposes").values({ name, lock_seq: 0, updated_at: now }).onConflict((oc) => oc.column("name").doNothing()).execute();
+  }
+}
+
+/** Lock row of the whole pool, taken after a purpose's row when a launch needs the pool-wide max. */
+export const POOL_LOCK = "__pool__";

@@ -1,0 +1,82 @@
+/**
+ * Table types of the pool's database, shared by SQLite and PostgreSQL. Times are integer
+ * milliseconds since the epoch (bigint in PostgreSQL, parsed back to numbers), so both
+ * dialects compare and sort them the same way.
+ */
+import type { Generated } from "kysely";
+
+export interface UsersTable {
+  id: string;
+  is_admin: number;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface ApiTokensTable {
+  /** SHA-256 of the token, hex. The token itself is never stored. */
+  token_hash: string;
+  user_id: string;
+  created_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+/** One row per purpose: the row claims lock so that the purpose's rules hold under concurrency. */
+export interface PurposesTable {
+  name: string;
+  lock_seq: number;
+  updated_at: number;
+}
+
+export interface InstancesTable {
+  id: string;
+  purpose: string;
+  provider: string;
+  provider_id: string | null;
+  state: string;
+  state_reason: string | null;
+  owner_id: string | null;
+  /** The last user it was assigned to; kept after release so they can see why it ended. */
+  last_owner_id: string | null;
+  instance_type: string | null;
+  market: string | null;
+  hourly_price: number | null;
+  availability_zone: string | null;
+  private_dns: string | null;
+  details: string;
+  launch_attempts: number;
+  next_attempt_at: number;
+  launched_at: number;
+  running_at: number | null;
+  assigned_at: number | null;
+  idle_deadline: number | null;
+  ended_at: number | null;
+  updated_at: number;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  at: number;
+  instance_id: string | null;
+  user_id: string | null;
+  purpose: string | null;
+  kind: string;
+  reason: string | null;
+  actor: string;
+  details: string | null;
+}
+
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+export interface Database {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  purposes: PurposesTable;
+  instances: InstancesTable;
+  events: EventsTable;
+  leases: LeasesTable;
+}
