@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { loadConfig } from "./config/load";
 import { PoolError } from "./errors";
 import { createLogger } from "./log";
+import { buildReport, parseReportRequest, renderReport, REPORT_FORMATS } from "./cost/report";
 import { ensureAdmin, serve } from "./server";
 import { openStore, type Store } from "./store/db";
 import { migrateToLatest } from "./store/migrate";
@@ -131,6 +132,21 @@ export function buildCli(): Command {
         if (!(await findUser(store.db, userId))) throw new PoolError("USER_NOT_FOUND", `No user "${userId}".`);
         const n = await revokeUser(store.db, userId, Date.now());
         process.stderr.write(`revoked user "${userId}" and ${n} token(s)\n`);
+      });
+    });
+
+  program
+    .command("costs")
+    .description("print the cost report of a month (UTC) by user, purpose or cost tag")
+    .option("--month <YYYY-MM>", "the month (default: this month)")
+    .option("--by <grouping>", "user | purpose | tag", "user")
+    .option("--format <format>", "table | csv | json", "table")
+    .action(async (opts: { month?: string; by?: string; format?: string }) => {
+      const config = loadConfig(process.env);
+      const now = Date.now();
+      const request = parseReportRequest(opts, REPORT_FORMATS.slice().reverse(), now);
+      await withStore(async (store) => {
+        process.stdout.write(renderReport(await buildReport(store.db, config, request, now), request.format));
       });
     });
 

@@ -9,9 +9,11 @@ import type { Logger } from "pino";
 import { AddressInfo } from "node:net";
 import { createApp } from "./api/app";
 import type { PoolConfig } from "./config/schema";
-import { AssignmentCostService } from "./pool/costs";
+import { adminCostsRouter } from "./api/routes/admin-costs";
+import { createCostPolicies } from "./cost/policies";
+import { LedgerCostService } from "./cost/service";
 import { Pool } from "./pool/service";
-import type { PoolPolicies, Clock } from "./pool/context";
+import { systemClock, type PoolPolicies, type Clock } from "./pool/context";
 import { createMetrics } from "./pool/metrics";
 import { createProvider } from "./providers/factory";
 import type { Provider } from "./providers/types";
@@ -53,7 +55,9 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   if (applied.length) log.info({ event: "migrated", migrations: applied, store: store.location }, "database migrated");
   const provider = options.provider ?? (await createProvider(config));
   const metrics = createMetrics({ defaultMetrics: true });
-  const pool = new Pool({ config, store, provider, log, metrics, policies: options.policies, clock: options.clock });
+  const clock = options.clock ?? systemClock;
+  const policies = options.policies ?? createCostPolicies(store.db, config);
+  const pool = new Pool({ config, store, provider, log, metrics, policies, clock });
   await pool.prepare();
 
   if (await ensureAdmin(store, Date.now())) {
@@ -62,7 +66,13 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     say(`  npm run --silent pool -- user token ${ADMIN_USER}      (or: rstudio-pool user token ${ADMIN_USER})`);
   }
 
-  const app = createApp({ pool, costs: new AssignmentCostService(pool.ctx), log, version: options.version });
+  const app = createApp({
+    pool,
+    costs: new LedgerCostService(store.db, config, clock),
+    log,
+    version: options.version,
+    extraV1: [adminCostsRouter(store.db, config, clock)],
+  });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);

@@ -170,6 +170,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     currency: fileSettings?.pool.currency ?? "USD",
     warmPolicy: fileSettings?.pool.warmPolicy ?? "static",
     serviceLevel: fileSettings?.pool.serviceLevel ?? 0.95,
+    ebsPricePerGbMonth: fileSettings?.pool.ebsPricePerGbMonth,
     appKey: env.ARENA_POOL_SERVICE_KEY || null,
     proxyKey: env.PROXY_KEY || null,
     local: { runtime, command: env.POOL_LOCAL_COMMAND ?? null },

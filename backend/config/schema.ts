@@ -86,6 +86,8 @@ export const configFileSchema = z
         currency: z.string().length(3).optional(),
         warmPolicy: z.enum(["static", "adaptive"]).optional(),
         serviceLevel: z.number().gt(0).lt(1).optional(),
+        /** Price of EBS home volumes per GB-month (gp3 in us-east-1 by default). */
+        ebsPricePerGbMonth: z.number().min(0).optional(),
       })
       .strict()
       .default({}),
@@ -129,6 +131,8 @@ export interface PoolConfig {
   currency: string;
   warmPolicy: "static" | "adaptive";
   serviceLevel: number;
+  /** Price of EBS home volumes per GB-month; the ledger defaults it to gp3's $0.08. */
+  ebsPricePerGbMonth?: number;
   /** Key of the trusted app that requests instances for its users (old protocol). */
   appKey: string | null;
   /** Key of the trusted proxy that reads status and deletes instances (old protocol). */

@@ -70,7 +70,7 @@ async function claimInTransaction(
   const existing = await findServingByOwner(trx, userId, purpose.name);
   if (existing) return { instance: existing, source: "existing" };
 
-  await ctx.policies.checkClaimAllowed(userId, purpose, now);
+  await ctx.policies.checkClaimAllowed(userId, purpose, now, trx);
 
   const free = await findFreeRunning(trx, purpose.name);
   if (free) {

@@ -20,8 +20,11 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /** Decisions that depend on money and demand; the defaults are the simple static rules. */
 export interface PoolPolicies {
-  /** Throws PoolError BUDGET_EXCEEDED (or another code) to refuse a claim before anything changes. */
-  checkClaimAllowed(userId: string, purpose: PurposeConfig, now: number): Promise<void>;
+  /**
+   * Throws PoolError BUDGET_EXCEEDED (or another code) to refuse a claim before anything changes.
+   * `db` is the claim's transaction: read through it (SQLite has one connection, held by it).
+   */
+  checkClaimAllowed(userId: string, purpose: PurposeConfig, now: number, db?: Kysely<Database>): Promise<void>;
   /** The idle timeout a heartbeat extends by, for this user and purpose. */
   idleTimeoutMs(userId: string, purpose: PurposeConfig, now: number): Promise<number>;
   /** How many free instances of the purpose should be kept warm now. */

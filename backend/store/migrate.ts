@@ -6,10 +6,12 @@
 import { Migrator, type Migration, type MigrationProvider } from "kysely";
 import type { Store } from "./db";
 import { init } from "./migrations/20261123_0001_init";
+import { spotPrices } from "./migrations/20261124_0002_spot_prices";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
     "20261123_0001_init": init(store.dialect),
+    "20261124_0002_spot_prices": spotPrices(),
   };
 }
 

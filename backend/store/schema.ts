@@ -72,6 +72,14 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+/** Observed spot prices (a step function per instance type and zone). */
+export interface SpotPricesTable {
+  instance_type: string;
+  availability_zone: string;
+  at: number;
+  hourly_price: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -79,4 +87,5 @@ export interface Database {
   instances: InstancesTable;
   events: EventsTable;
   leases: LeasesTable;
+  spot_prices: SpotPricesTable;
 }
