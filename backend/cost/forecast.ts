@@ -8,20 +8,24 @@
  * L = rate * B. Keeping k ready serves them all with probability P(N <= k); we keep the
  * smallest k with P(N <= k) >= serviceLevel (k = 0 when nobody is expected: scale to zero).
  *
- * Rate of an hour H (claims per hour): an exponentially weighted mean of the same hour of the
- * week over the past weeks that were observed (weight decay^(k-1) for k weeks back); before a
- * week of history exists, the same hour of past days of the same kind (weekday/weekend, UTC);
+ * Rate of a quarter hour Q (in claims per hour): an exponentially weighted mean of the same
+ * quarter hour of the week over the past weeks that were observed (weight decay^(k-1) for k
+ * weeks back), or if higher the same weighted mean over the past days of the same kind
+ * (weekday/weekend, UTC), which carries the first week and follows a change of habits sooner;
  * and never less than the rate actually seen in the last `recentMs` (a reactive floor for
  * surprises and for the first days).
  *
  * Lead and hysteresis. Instances must be launched B before they are needed, so the rate used
- * is the highest over the hours overlapping [now - holdMs, now + 2B]: the pool grows ahead of
- * the morning ramp and only shrinks once a busy hour has been quiet for `holdMs` (no churn of
+ * is the highest over the quarter hours overlapping [now - holdMs, now + 2B]: the pool grows
+ * ahead of the morning ramp and only shrinks once a busy spell has been quiet for `holdMs` (no churn of
  * terminating instances that would be launched again minutes later).
  */
 
 const HOUR_MS = 3_600_000;
-const HOURS_PER_WEEK = 168;
+/** Demand is counted per quarter hour: an hour's mean hides the 9 o'clock and after-lunch bursts. */
+export const BUCKET_MS = 15 * 60_000;
+const PER_DAY = 86_400_000 / BUCKET_MS;
+const PER_WEEK = 7 * PER_DAY;
 
 export interface ForecastParams {
   /** Probability that every claim in one boot time finds a ready instance (config pool.serviceLevel). */
@@ -41,20 +45,20 @@ export const DEFAULT_FORECAST: Omit<ForecastParams, "serviceLevel" | "bootMs"> =
   weeksBack: 4,
   weekDecay: 0.5,
   holdMs: 30 * 60_000,
-  recentMs: 60 * 60_000,
+  recentMs: 30 * 60_000,
 };
 
-/** Claim times of one purpose, counted per absolute UTC hour, plus the recent raw times. */
+/** Claim times of one purpose, counted per absolute quarter hour (UTC), plus the recent raw times. */
 export class ClaimHistory {
-  private readonly perHour = new Map<number, number>();
+  private readonly perBucket = new Map<number, number>();
   private readonly recent: number[] = [];
 
   /** `since`: when the history starts (hours before it are unknown, not zero). */
   constructor(readonly since: number) {}
 
   add(at: number): void {
-    const h = Math.floor(at / HOUR_MS);
-    this.perHour.set(h, (this.perHour.get(h) ?? 0) + 1);
+    const h = Math.floor(at / BUCKET_MS);
+    this.perBucket.set(h, (this.perBucket.get(h) ?? 0) + 1);
     this.recent.push(at);
     if (this.recent.length > 1 && this.recent[this.recent.length - 2]! > at) this.recent.sort((a, b) => a - b);
   }
@@ -66,8 +70,8 @@ export class ClaimHistory {
     if (n) this.recent.splice(0, n);
   }
 
-  hourCount(hour: number): number {
-    return this.perHour.get(hour) ?? 0;
+  bucketCount(bucket: number): number {
+    return this.perBucket.get(bucket) ?? 0;
   }
 
   countBetween(from: number, to: number): number {
@@ -77,15 +81,15 @@ export class ClaimHistory {
   }
 }
 
-const isWeekend = (hour: number) => {
-  const day = new Date(hour * HOUR_MS).getUTCDay();
+const isWeekend = (bucket: number) => {
+  const day = new Date(bucket * BUCKET_MS).getUTCDay();
   return day === 0 || day === 6;
 };
 
-/** Expected claims in absolute hour `hour`, from hours fully observed before `now`. */
-export function hourRate(history: ClaimHistory, hour: number, now: number, p: Pick<ForecastParams, "weeksBack" | "weekDecay">): number {
-  const first = Math.ceil(history.since / HOUR_MS);
-  const current = Math.floor(now / HOUR_MS);
+/** Expected claims per hour in absolute quarter hour `bucket`, from buckets fully observed before `now`. */
+export function bucketRate(history: ClaimHistory, bucket: number, now: number, p: Pick<ForecastParams, "weeksBack" | "weekDecay">): number {
+  const first = Math.ceil(history.since / BUCKET_MS);
+  const current = Math.floor(now / BUCKET_MS);
   const observed = (h: number) => h >= first && h < current;
   const weighted = (candidates: number[]) => {
     let sum = 0;
@@ -93,17 +97,17 @@ export function hourRate(history: ClaimHistory, hour: number, now: number, p: Pi
     let w = 1;
     for (const h of candidates) {
       if (observed(h)) {
-        sum += w * history.hourCount(h);
+        sum += w * history.bucketCount(h);
         weights += w;
       }
       w *= p.weekDecay;
     }
-    return weights > 0 ? sum / weights : null;
+    return weights > 0 ? ((sum / weights) * HOUR_MS) / BUCKET_MS : null;
   };
-  const weekly = weighted(Array.from({ length: p.weeksBack }, (_, k) => hour - HOURS_PER_WEEK * (k + 1)));
-  if (weekly !== null) return weekly;
-  const sameKind = Array.from({ length: 6 }, (_, d) => hour - 24 * (d + 1)).filter((h) => isWeekend(h) === isWeekend(hour));
-  return weighted(sameKind) ?? 0;
+  const weekly = weighted(Array.from({ length: p.weeksBack }, (_, k) => bucket - PER_WEEK * (k + 1)));
+  const sameKind = Array.from({ length: 6 }, (_, d) => bucket - PER_DAY * (d + 1)).filter((b) => isWeekend(b) === isWeekend(bucket));
+  const daily = weighted(sameKind);
+  return Math.max(weekly ?? 0, daily ?? 0);
 }
 
 /** Smallest k with P(Poisson(mean) <= k) >= level. */
@@ -129,10 +133,10 @@ export interface WarmForecast {
 }
 
 export function forecastWarmTarget(history: ClaimHistory, now: number, p: ForecastParams): WarmForecast {
-  const fromHour = Math.floor((now - p.holdMs) / HOUR_MS);
-  const toHour = Math.floor((now + 2 * p.bootMs) / HOUR_MS);
+  const from = Math.floor((now - p.holdMs) / BUCKET_MS);
+  const to = Math.floor((now + 2 * p.bootMs) / BUCKET_MS);
   let rate = (history.countBetween(now - p.recentMs, now + 1) * HOUR_MS) / p.recentMs;
-  for (let h = fromHour; h <= toHour; h++) rate = Math.max(rate, hourRate(history, h, now, p));
+  for (let b = from; b <= to; b++) rate = Math.max(rate, bucketRate(history, b, now, p));
   const expected = (rate * p.bootMs) / HOUR_MS;
   return { rate, expected, target: poissonQuantile(expected, p.serviceLevel) };
 }

@@ -22,6 +22,7 @@ export class AdaptiveWarmPolicy {
   private readonly histories = new Map<string, ClaimHistory>();
   private readonly boots: number[] = [];
   private lastEventId = 0;
+  private lastEventAt = 0;
   private loaded = false;
   /** When the history starts: the first event ever recorded. */
   private since = 0;
@@ -60,10 +61,12 @@ export class AdaptiveWarmPolicy {
       q = q.where("at", ">=", now - (this.params.weeksBack * 7 + 1) * 86_400_000);
       this.loaded = true;
     } else {
-      q = q.where("id", ">", this.lastEventId);
+      // `at` bounds the index range (events_kind_at); `id` drops the ones already seen.
+      q = q.where("at", ">=", this.lastEventAt).where("id", ">", this.lastEventId);
     }
     for (const e of await q.orderBy("id").execute()) {
       this.lastEventId = Math.max(this.lastEventId, Number(e.id));
+      this.lastEventAt = Math.max(this.lastEventAt, Number(e.at));
       if (!e.purpose) continue;
       if (e.kind === "assigned") this.history(e.purpose, this.since).add(Number(e.at));
       else if (e.details) {

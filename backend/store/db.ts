@@ -28,6 +28,27 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+)(:[^@/]*)?@/, "//$1:***@");
 }
 
+/**
+ * Kysely prepares every query anew, and preparing costs more than running the lifecycle's small
+ * queries; the loop repeats the same few SQL texts, so prepared statements are kept by text
+ * (better-sqlite3 statements are reusable; the driver never streams, so none is busy twice).
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database, max = 500) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let st = cache.get(sql);
+      if (!st) {
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        st = sqlite.prepare(sql);
+        cache.set(sql, st);
+      }
+      return st;
+    },
+  };
+}
+
 export function openStore(options: { databaseUrl: string | null; dataDir: string; poolSize?: number }): Store {
   const url = options.databaseUrl;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
@@ -48,6 +69,6 @@ export function openStore(options: { databaseUrl: string | null; dataDir: string
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
 }

@@ -205,6 +205,38 @@ export async function listInStates(db: Db, states: InstanceState[], purpose?: st
   return (await q.orderBy("launched_at").execute()).map(fromRow);
 }
 
+export interface InstanceFilter {
+  purpose?: string;
+  /** true: unassigned only; false: assigned only. */
+  free?: boolean;
+  launchedBefore?: number;
+  idleDeadlineBefore?: number;
+}
+
+/**
+ * Instances in these states that match the filter, in launch order. The lifecycle steps say
+ * exactly which rows they want, so a tick reads the few due rows, not every live instance.
+ */
+export async function findInStates(db: Db, states: InstanceState[], f: InstanceFilter): Promise<Instance[]> {
+  let q = db.selectFrom("instances").selectAll().where("state", "in", states);
+  if (f.purpose !== undefined) q = q.where("purpose", "=", f.purpose);
+  if (f.free !== undefined) q = q.where("owner_id", f.free ? "is" : "is not", null);
+  if (f.launchedBefore !== undefined) q = q.where("launched_at", "<=", f.launchedBefore);
+  if (f.idleDeadlineBefore !== undefined) q = q.where("idle_deadline", "<=", f.idleDeadlineBefore);
+  return (await q.orderBy("launched_at").execute()).map(fromRow);
+}
+
+/**
+ * Running, assigned instances whose hand-over to their owner is not recorded yet
+ * (details.assignedTo differs from owner_id). Reads two narrow columns of the assigned rows
+ * and the full row only of those that need the hand-over.
+ */
+export async function findPendingHandOvers(db: Db): Promise<Instance[]> {
+  const rows = await db.selectFrom("instances").select(["id", "owner_id", "details"]).where("state", "=", "running").where("owner_id", "is not", null).execute();
+  const pending = rows.filter((r) => (JSON.parse(r.details || "{}") as { assignedTo?: unknown }).assignedTo !== r.owner_id).map((r) => r.id);
+  return pending.length ? listByIds(db, pending, []) : [];
+}
+
 export interface PurposeCounts {
   live: number;
   free: number;
@@ -234,6 +266,39 @@ export async function countLive(db: Db, purpose?: string): Promise<number> {
   if (purpose) q = q.where("purpose", "=", purpose);
   const r = await q.executeTakeFirstOrThrow();
   return Number(r.n);
+}
+
+/** Instances with any of these pool ids or provider ids (the reconciler's look-up of listed instances). */
+export async function listByIds(db: Db, ids: string[], providerIds: string[]): Promise<Instance[]> {
+  if (ids.length === 0 && providerIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("instances")
+    .selectAll()
+    .where((eb) => eb.or([...(ids.length ? [eb("id", "in", ids)] : []), ...(providerIds.length ? [eb("provider_id", "in", providerIds)] : [])]))
+    .execute();
+  return rows.map(fromRow);
+}
+
+/** What the reconciler compares with the provider's listing (no JSON details to parse). */
+export type InstanceSummary = Pick<Instance, "id" | "purpose" | "providerId" | "state" | "stateReason" | "ownerId" | "lastOwnerId" | "launchedAt">;
+
+export async function listLiveSummaries(db: Db): Promise<InstanceSummary[]> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["id", "purpose", "provider_id", "state", "state_reason", "owner_id", "last_owner_id", "launched_at"])
+    .where("state", "in", LIVE_STATES)
+    .orderBy("launched_at")
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    purpose: r.purpose,
+    providerId: r.provider_id,
+    state: r.state as InstanceState,
+    stateReason: r.state_reason,
+    ownerId: r.owner_id,
+    lastOwnerId: r.last_owner_id,
+    launchedAt: Number(r.launched_at),
+  }));
 }
 
 export async function listAll(db: Db, filter: { states?: InstanceState[]; ownerId?: string } = {}): Promise<Instance[]> {

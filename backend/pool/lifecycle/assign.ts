@@ -3,13 +3,12 @@
  * things (owner tag, home volume) from the provider. The claim commits first and this step
  * completes the hand-over, so a crash in between is finished on the next tick.
  */
-import { listInStates, updateInstance } from "../../store/instances";
+import { findPendingHandOvers, updateInstance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 import { toRef } from "../refs";
 
 export async function completeAssignments(ctx: PoolContext): Promise<void> {
-  const running = await listInStates(ctx.db, ["running"]);
-  for (const inst of running) {
+  for (const inst of await findPendingHandOvers(ctx.db)) {
     if (!inst.ownerId || inst.details.assignedTo === inst.ownerId) continue;
     const owner = inst.ownerId;
     try {

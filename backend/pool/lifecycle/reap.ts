@@ -4,14 +4,14 @@
  * computing; a busy instance gets more time instead.
  */
 import { recordEvent } from "../../store/events";
-import { LIVE_STATES, SERVING_STATES, listInStates, updateInstance } from "../../store/instances";
+import { SERVING_STATES, findInStates, updateInstance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 import { toRef } from "../refs";
 import { releaseInstance } from "../user-instances";
 
 export async function reapIdle(ctx: PoolContext): Promise<number> {
   let reaped = 0;
-  const serving = await listInStates(ctx.db, SERVING_STATES);
+  const serving = await findInStates(ctx.db, SERVING_STATES, { free: false, idleDeadlineBefore: ctx.clock.now() });
   for (const inst of serving) {
     const now = ctx.clock.now();
     if (!inst.ownerId || inst.idleDeadline === null || inst.idleDeadline > now) continue;
@@ -45,14 +45,13 @@ export async function reapIdle(ctx: PoolContext): Promise<number> {
 
 export async function expireOld(ctx: PoolContext): Promise<number> {
   let expired = 0;
-  const live = await listInStates(ctx.db, LIVE_STATES.filter((s) => s !== "releasing"));
+  // Running rows old enough for the shortest lifetime of any purpose (each is checked against its
+  // own below). Launching and booting ones are left to the boot timeout rather than racing the launch.
+  const shortest = Math.min(...ctx.config.purposes.map((p) => p.maxLifetimeSeconds));
+  const live = await findInStates(ctx.db, ["running"], { launchedBefore: ctx.clock.now() - shortest * 1000 });
   for (const inst of live) {
     const purpose = purposeOf(ctx, inst.purpose);
     if (ctx.clock.now() - inst.launchedAt < purpose.maxLifetimeSeconds * 1000) continue;
-    if (inst.state === "launching" || inst.state === "booting") {
-      // Not serving yet: let the boot timeout deal with it rather than racing the launch.
-      continue;
-    }
     if (await releaseInstance(ctx, inst, "max-lifetime", "reaper")) {
       expired++;
       ctx.metrics.reaps.inc({ purpose: inst.purpose, reason: "max-lifetime" });

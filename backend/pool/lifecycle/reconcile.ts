@@ -6,7 +6,7 @@
  * for them, and terminated otherwise.
  */
 import { recordEvent } from "../../store/events";
-import { countLive, insertInstance, listAll, LIVE_STATES, updateInstance, type Instance } from "../../store/instances";
+import { countLive, insertInstance, listByIds, listLiveSummaries, LIVE_STATES, updateInstance, type InstanceSummary } from "../../store/instances";
 import type { ProviderInstance } from "../../providers/types";
 import { newInstanceId } from "../ids";
 import type { PoolContext } from "../context";
@@ -22,7 +22,7 @@ export interface ReconcileReport {
   orphansTerminated: number;
 }
 
-async function markGone(ctx: PoolContext, inst: Instance, p: ProviderInstance | undefined, report: ReconcileReport): Promise<void> {
+async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInstance | undefined, report: ReconcileReport): Promise<void> {
   const now = ctx.clock.now();
   if (inst.state === "releasing") {
     // We were terminating it anyway: it is simply done.
@@ -51,7 +51,13 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
   const listed = (await ctx.provider.list(ctx.config.poolName)).filter((p) => !p.poolName || p.poolName === ctx.config.poolName);
   const byProviderId = new Map(listed.map((p) => [p.providerId, p]));
   const byInstanceId = new Map(listed.filter((p) => p.instanceId).map((p) => [p.instanceId!, p]));
-  const rows = await listAll(ctx.db);
+  // Live rows, plus the ended rows the provider still lists: reading every row ever launched
+  // would make each reconcile slower as the history grows.
+  const live = await listLiveSummaries(ctx.db);
+  const liveIds = new Set(live.map((r) => r.id));
+  const liveProviderIds = new Set(live.map((r) => r.providerId));
+  const unmatched = listed.filter((p) => !liveProviderIds.has(p.providerId) && !(p.instanceId && liveIds.has(p.instanceId)));
+  const rows: InstanceSummary[] = [...live, ...(await listByIds(ctx.db, unmatched.flatMap((p) => (p.instanceId ? [p.instanceId] : [])), unmatched.map((p) => p.providerId)))];
   const rowsById = new Map(rows.map((r) => [r.id, r]));
   const rowsByProviderId = new Map(rows.filter((r) => r.providerId).map((r) => [r.providerId!, r]));
   const now = ctx.clock.now();

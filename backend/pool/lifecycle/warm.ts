@@ -4,7 +4,7 @@
  * maximum. New rows are inserted under the same locks claims take, so the limits hold.
  */
 import { recordEvent } from "../../store/events";
-import { countLive, insertInstance, listInStates, lockPurpose, POOL_LOCK } from "../../store/instances";
+import { countLive, findInStates, insertInstance, lockPurpose, POOL_LOCK } from "../../store/instances";
 import { newLaunchRow } from "../claims";
 import type { PoolContext } from "../context";
 import { releaseInstance } from "../user-instances";
@@ -22,7 +22,7 @@ export async function balanceWarmPool(ctx: PoolContext): Promise<WarmChange[]> {
     const target = Math.min(purpose.max, Math.max(0, Math.floor(await ctx.policies.warmTarget(purpose, now))));
     const launched = await ctx.db.transaction().execute(async (trx) => {
       await lockPurpose(trx, purpose.name, now);
-      const free = (await listInStates(trx, ["launching", "booting", "running"], purpose.name)).filter((i) => i.ownerId === null);
+      const free = await findInStates(trx, ["launching", "booting", "running"], { purpose: purpose.name, free: true });
       if (free.length >= target) return 0;
       await lockPurpose(trx, POOL_LOCK, now);
       const roomPurpose = purpose.max - (await countLive(trx, purpose.name));
@@ -37,8 +37,8 @@ export async function balanceWarmPool(ctx: PoolContext): Promise<WarmChange[]> {
     });
 
     let scaledDown = 0;
-    const freeRunning = (await listInStates(ctx.db, ["running"], purpose.name)).filter((i) => i.ownerId === null);
-    const freeAll = (await listInStates(ctx.db, ["launching", "booting", "running"], purpose.name)).filter((i) => i.ownerId === null);
+    const freeAll = await findInStates(ctx.db, ["launching", "booting", "running"], { purpose: purpose.name, free: true });
+    const freeRunning = freeAll.filter((i) => i.state === "running");
     let excess = freeAll.length - target;
     // Scale down the most recently started first: the ones running longest have proven healthy.
     for (const inst of freeRunning.sort((a, b) => (b.runningAt ?? 0) - (a.runningAt ?? 0))) {

@@ -1,0 +1,266 @@
+/**
+ * The simulator: replays a trace through the real pool (class Pool, its claims, heartbeats,
+ * releases and lifecycle loop, over a real in-memory SQLite store) with a simulated clock and
+ * the simulated provider. Time jumps from event to event: claims, heartbeats, session ends,
+ * boots becoming ready, idle deadlines, and a tick every few minutes so the warm policy can
+ * follow the hour. The figures come from the pool's own ledger over the replayed history.
+ */
+import type { PoolConfig } from "../backend/config/schema";
+import { createCostPolicies } from "../backend/cost/policies";
+import { Ledger } from "../backend/cost/ledger";
+import { POOL_ACCOUNT } from "../backend/cost/usage";
+import { PoolError } from "../backend/errors";
+import { staticPolicies, type Clock, type PoolPolicies } from "../backend/pool/context";
+import { Pool } from "../backend/pool/service";
+import { openStore } from "../backend/store/db";
+import { getInstance } from "../backend/store/instances";
+import { migrateToLatest } from "../backend/store/migrate";
+import { baseConfig, purposeConfig } from "./config";
+import { SimProvider } from "./provider";
+import { EventQueue } from "./queue";
+import type { TraceRow } from "./trace";
+
+export type SimPolicy = { kind: "static"; warm: number } | { kind: "adaptive" };
+
+export interface SimOptions {
+  policy: SimPolicy;
+  bootSeconds: number;
+  hourlyPrice: number;
+  idleTimeoutSeconds: number;
+  serviceLevel: number;
+  /** Ticks at least this often (simulated), so the warm target follows the clock. */
+  tickEverySeconds: number;
+}
+
+export const DEFAULT_SIM: Omit<SimOptions, "policy"> = {
+  bootSeconds: 150,
+  hourlyPrice: 0.0832, // t3.large on-demand, us-east-1
+  idleTimeoutSeconds: 3600,
+  serviceLevel: 0.95,
+  tickEverySeconds: 300,
+};
+
+export interface SimResult {
+  policy: string;
+  claims: number;
+  refused: number;
+  warmShare: number;
+  waitP50Seconds: number;
+  waitP95Seconds: number;
+  usedInstanceHours: number;
+  warmPoolIdleInstanceHours: number;
+  idleBeforeReapInstanceHours: number;
+  warmPoolIdleCost: number;
+  totalCost: number;
+  simulatedDays: number;
+  ticks: number;
+  wallSeconds: number;
+}
+
+type SimEvent =
+  | { kind: "claim"; row: TraceRow }
+  | { kind: "heartbeat"; key: string }
+  | { kind: "end"; key: string }
+  /** periodic: only fills a quiet gap; otherwise a wake-up (a boot ready, a deadline due). */
+  | { kind: "tick"; periodic?: boolean };
+
+interface Session {
+  userId: string;
+  purpose: string;
+  instanceId: string | null;
+  /** Claims waiting for a launched instance to boot. */
+  waiting: Array<{ claimAt: number; seconds: number; closes: boolean }>;
+  activeUntil: number;
+  closes: boolean;
+  heartbeatScheduled: boolean;
+}
+
+const HOUR = 3_600_000;
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+export function policyName(p: SimPolicy): string {
+  return p.kind === "static" ? `static:${p.warm}` : "adaptive";
+}
+
+export async function simulate(rows: TraceRow[], options: SimOptions): Promise<SimResult> {
+  const wallStart = process.hrtime.bigint();
+  if (rows.length === 0) throw new Error("the trace has no claims");
+  const bootMs = options.bootSeconds * 1000;
+  const start = Math.floor(rows[0]!.at / 86_400_000) * 86_400_000;
+  const end = Math.max(...rows.map((r) => r.at + r.sessionSeconds * 1000)) + bootMs + options.idleTimeoutSeconds * 1000 + 15 * 60_000;
+  let now = start;
+  const clock: Clock = { now: () => now };
+  const queue = new EventQueue<SimEvent>();
+
+  const purposes = [...new Set(rows.map((r) => r.purpose))].map((name) =>
+    purposeConfig({
+      name,
+      max: 1000,
+      minFree: options.policy.kind === "static" ? options.policy.warm : 0,
+      idleTimeoutSeconds: options.idleTimeoutSeconds,
+      hourlyPrice: options.hourlyPrice,
+    }),
+  );
+  const config: PoolConfig = baseConfig({ purposes, warmPolicy: options.policy.kind === "adaptive" ? "adaptive" : "static", serviceLevel: options.serviceLevel });
+  const store = openStore({ databaseUrl: "sqlite::memory:", dataDir: "/nonexistent" });
+  await migrateToLatest(store);
+  const provider = new SimProvider({ clock, bootMs, hourlyPrice: options.hourlyPrice, poolName: config.poolName, onLaunch: (at) => queue.push(at, { kind: "tick" }) });
+  const policies: PoolPolicies = options.policy.kind === "adaptive" ? createCostPolicies(store.db, config, { defaultBootMs: bootMs }) : staticPolicies;
+  const pool = new Pool({ config, store, provider, clock, policies });
+  await pool.prepare();
+
+  const sessions = new Map<string, Session>();
+  const waits: number[] = [];
+  let warm = 0;
+  let refused = 0;
+  let ticks = 0;
+  const lastActive = new Map<string, number>();
+  const heartbeatMs = (options.idleTimeoutSeconds * 1000) / 2;
+
+  for (const row of rows) queue.push(row.at, { kind: "claim", row });
+  for (let t = start; t < end; t += options.tickEverySeconds * 1000) queue.push(t, { kind: "tick", periodic: true });
+
+  const begin = (s: Session, key: string, at: number, seconds: number, closes: boolean) => {
+    const until = at + seconds * 1000;
+    if (until >= s.activeUntil) s.closes = closes;
+    s.activeUntil = Math.max(s.activeUntil, until);
+    queue.push(s.activeUntil, { kind: "end", key });
+    if (!s.heartbeatScheduled) {
+      s.heartbeatScheduled = true;
+      queue.push(at + heartbeatMs, { kind: "heartbeat", key });
+    }
+  };
+
+  const claim = async (row: TraceRow) => {
+    const key = `${row.userId}\u0000${row.purpose}`;
+    const s = sessions.get(key) ?? { userId: row.userId, purpose: row.purpose, instanceId: null, waiting: [], activeUntil: 0, closes: true, heartbeatScheduled: false };
+    sessions.set(key, s);
+    try {
+      const outcome = await pool.claim(row.userId, row.purpose);
+      s.instanceId = outcome.instance.id;
+      const ready = outcome.source === "warm" || (outcome.source === "existing" && outcome.instance.state === "running");
+      if (ready) {
+        warm++;
+        waits.push(0);
+        begin(s, key, now, row.sessionSeconds, !row.forgetsToClose);
+      } else {
+        s.waiting.push({ claimAt: now, seconds: row.sessionSeconds, closes: !row.forgetsToClose });
+      }
+    } catch (err) {
+      if (!(err instanceof PoolError)) throw err;
+      refused++;
+    }
+  };
+
+  const settleWaiting = async () => {
+    for (const [key, s] of sessions) {
+      if (s.waiting.length === 0 || !s.instanceId) continue;
+      const inst = await getInstance(pool.db, s.instanceId);
+      if (inst?.state === "running") {
+        for (const w of s.waiting) {
+          waits.push((now - w.claimAt) / 1000);
+          begin(s, key, now, w.seconds, w.closes);
+        }
+        s.waiting = [];
+      } else if (!inst || !["launching", "booting"].includes(inst.state)) {
+        refused += s.waiting.length;
+        s.waiting = [];
+      }
+    }
+  };
+
+  const heartbeat = async (key: string) => {
+    const s = sessions.get(key)!;
+    s.heartbeatScheduled = false;
+    if (!s.instanceId || now >= s.activeUntil) return;
+    try {
+      await pool.heartbeat(s.userId, s.instanceId);
+    } catch (err) {
+      if (!(err instanceof PoolError)) throw err;
+      return;
+    }
+    s.heartbeatScheduled = true;
+    queue.push(Math.min(now + heartbeatMs, s.activeUntil), { kind: "heartbeat", key });
+  };
+
+  const sessionEnd = async (key: string): Promise<boolean> => {
+    const s = sessions.get(key)!;
+    if (now < s.activeUntil || !s.instanceId || s.waiting.length > 0) return false;
+    const id = s.instanceId;
+    s.instanceId = null;
+    if (s.closes) {
+      await pool.release(s.userId, id).catch((err) => {
+        if (!(err instanceof PoolError)) throw err;
+      });
+      return true;
+    }
+    // Walked away: the last heartbeat is now; the reaper takes the instance at its deadline.
+    try {
+      const { idleDeadline } = await pool.heartbeat(s.userId, id);
+      lastActive.set(id, now);
+      queue.push(idleDeadline, { kind: "tick" });
+    } catch (err) {
+      if (!(err instanceof PoolError)) throw err;
+    }
+    return false;
+  };
+
+  let lastTickAt = -Infinity;
+  const tick = async () => {
+    lastTickAt = now;
+    await pool.loop.tick();
+    await pool.loop.launcher.settle();
+    ticks++;
+    await settleWaiting();
+  };
+
+  await tick();
+  while (queue.size > 0 && queue.peekTime()! <= end) {
+    now = queue.peekTime()!;
+    let needTick = false;
+    while (queue.size > 0 && queue.peekTime() === now) {
+      const e = queue.pop()!.value;
+      if (e.kind === "claim") {
+        await claim(e.row);
+        needTick = true;
+      } else if (e.kind === "heartbeat") await heartbeat(e.key);
+      else if (e.kind === "end") needTick = (await sessionEnd(e.key)) || needTick;
+      // A periodic tick only fills a quiet gap: every tick re-reads the warm target anyway.
+      else needTick = needTick || !e.periodic || now - lastTickAt >= options.tickEverySeconds * 1000;
+    }
+    if (needTick) await tick();
+  }
+  now = end;
+  await tick();
+
+  const lines = await new Ledger(store.db, config).lines({ from: start, to: end }, end);
+  const hours = (l: { from: number; to: number }) => (l.to - l.from) / HOUR;
+  const poolLines = lines.filter((l) => l.account === POOL_ACCOUNT);
+  const ownerHours = lines.filter((l) => l.account !== POOL_ACCOUNT).reduce((s, l) => s + hours(l), 0);
+  const reaped = await store.db.selectFrom("events").select(["instance_id", "at"]).where("kind", "=", "reaped").execute();
+  const idleBeforeReap = reaped.reduce((s, e) => s + (Number(e.at) - (lastActive.get(e.instance_id!) ?? Number(e.at))) / HOUR, 0);
+  await store.close();
+
+  const sorted = [...waits].sort((a, b) => a - b);
+  const round = (x: number, d = 4) => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    policy: policyName(options.policy),
+    claims: rows.length,
+    refused,
+    warmShare: round(warm / rows.length),
+    waitP50Seconds: round(percentile(sorted, 0.5), 1),
+    waitP95Seconds: round(percentile(sorted, 0.95), 1),
+    usedInstanceHours: round(ownerHours - idleBeforeReap, 2),
+    warmPoolIdleInstanceHours: round(poolLines.reduce((s, l) => s + hours(l), 0), 2),
+    idleBeforeReapInstanceHours: round(idleBeforeReap, 2),
+    warmPoolIdleCost: round(poolLines.reduce((s, l) => s + l.cost, 0), 2),
+    totalCost: round(lines.reduce((s, l) => s + l.cost, 0), 2),
+    simulatedDays: round((end - start) / 86_400_000, 2),
+    ticks,
+    wallSeconds: round(Number(process.hrtime.bigint() - wallStart) / 1e9, 2),
+  };
+}

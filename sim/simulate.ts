@@ -1,0 +1,49 @@
+/**
+ * `npm run simulate -- --trace FILE --policy static:3|adaptive [--boot-seconds 150]`: replays a
+ * trace through the pool and prints one JSON object with the results.
+ */
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import { DEFAULT_SIM, simulate, type SimPolicy } from "./engine";
+import { parseTrace } from "./trace";
+
+export function parsePolicy(text: string): SimPolicy {
+  if (text === "adaptive") return { kind: "adaptive" };
+  const m = /^static:(\d{1,4})$/.exec(text);
+  if (m) return { kind: "static", warm: Number(m[1]) };
+  throw new InvalidArgumentError('use "static:N" (N warm instances, e.g. static:3) or "adaptive"');
+}
+
+const positive = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a positive number");
+  return n;
+};
+
+const program = new Command("simulate")
+  .description("replay a claims trace through the pool with a simulated clock and provider")
+  .requiredOption("--trace <file>", "CSV: timestamp,userId,purpose,sessionSeconds[,forgetsToClose]")
+  .requiredOption("--policy <policy>", "static:N | adaptive", parsePolicy)
+  .option("--boot-seconds <s>", "time from launch to ready", positive, DEFAULT_SIM.bootSeconds)
+  .option("--price <perHour>", "hourly price of an instance", positive, DEFAULT_SIM.hourlyPrice)
+  .option("--idle-timeout <s>", "idle timeout of the purpose", positive, DEFAULT_SIM.idleTimeoutSeconds)
+  .option("--service-level <p>", "adaptive: target probability", positive, DEFAULT_SIM.serviceLevel)
+  .action(async (o: { trace: string; policy: SimPolicy; bootSeconds: number; price: number; idleTimeout: number; serviceLevel: number }) => {
+    const rows = parseTrace(readFileSync(o.trace, "utf8"));
+    const result = await simulate(rows, {
+      ...DEFAULT_SIM,
+      policy: o.policy,
+      bootSeconds: o.bootSeconds,
+      hourlyPrice: o.price,
+      idleTimeoutSeconds: o.idleTimeout,
+      serviceLevel: o.serviceLevel,
+    });
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  });
+
+if (require.main === module) {
+  program.parseAsync(process.argv).catch((err: Error) => {
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(1);
+  });
+}
