@@ -6,6 +6,8 @@
  */
 import type { AddressInfo } from "node:net";
 import os from "node:os";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
 import { createApp } from "../backend/api/app";
 import { silentLogger } from "../backend/log";
 import { AssignmentCostService } from "../backend/pool/costs";
@@ -28,13 +30,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function runPool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
+interface LoadResult {
+  claimLatencies: number[];
+  claimSeconds: number;
+  hbLatencies: number[];
+  hbSeconds: number;
 }
 
 export interface ServiceResult {
@@ -71,40 +71,19 @@ async function benchStore(kind: StoreKind): Promise<ServiceResult> {
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const latencies: number[] = [];
-  const ids: Array<{ token: string; id: string }> = [];
-  const t0 = performance.now();
-  await runPool(tokens, CONCURRENCY, async (token) => {
-    const s = performance.now();
-    const res = await fetch(`${base}/v1/claims`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
-    const body = (await res.json()) as { source: string; instance: { instanceId: string } };
-    latencies.push(performance.now() - s);
-    if (res.status !== 201 || body.source !== "warm") throw new Error(`expected a warm claim, got ${res.status} ${JSON.stringify(body)}`);
-    ids.push({ token, id: body.instance.instanceId });
+  const worker = new Worker(path.join(__dirname, "load-worker.mjs"), {
+    workerData: { base, tokens, concurrency: CONCURRENCY, heartbeatSeconds: HEARTBEAT_SECONDS },
   });
-  const claimSeconds = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-
-  const hbLatencies: number[] = [];
-  let heartbeats = 0;
-  const hbEnd = performance.now() + HEARTBEAT_SECONDS * 1000;
-  const h0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async (_, w) => {
-      let k = w;
-      while (performance.now() < hbEnd) {
-        const { token, id } = ids[k++ % ids.length]!;
-        const s = performance.now();
-        const res = await fetch(`${base}/v1/instances/${id}/heartbeat`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`heartbeat failed: ${res.status}`);
-        hbLatencies.push(performance.now() - s);
-        heartbeats++;
-      }
-    }),
-  );
-  const hbSeconds = (performance.now() - h0) / 1000;
-  hbLatencies.sort((a, b) => a - b);
+  const r = await new Promise<LoadResult>((resolve, reject) => {
+    worker.once("message", (m: LoadResult & { ok: boolean; error?: string }) => (m.ok ? resolve(m) : reject(new Error(m.error))));
+    worker.once("error", reject);
+  });
+  await worker.terminate();
+  const latencies = r.claimLatencies.sort((a, b) => a - b);
+  const hbLatencies = r.hbLatencies.sort((a, b) => a - b);
+  const claimSeconds = r.claimSeconds;
+  const hbSeconds = r.hbSeconds;
+  const heartbeats = hbLatencies.length;
   server.close();
   await ts.cleanup();
   const round = (x: number) => Math.round(x * 100) / 100;
