@@ -66,7 +66,7 @@ export class ClaimFlow {
   private async untilRunning(first: InstanceView, onStage: (s: ClaimStage, i: InstanceView) => void, signal: AbortSignal): Promise<InstanceView> {
     const deadline = this.d.clock.now() + (this.d.timeoutMs ?? 20 * 60_000);
     let inst = first;
-    let last: ClaimStage | null = null;
+    let last: ClaimStage = "waiting"; // run() reported it before claiming
     for (;;) {
       if (inst.state === "running") return inst;
       if (isEnded(inst)) {
