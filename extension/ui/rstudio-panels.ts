@@ -131,16 +131,8 @@ export class RStudioPanels implements vscode.Disposable {
     await entry.connect();
   }
 
-  has(instanceId: string): boolean {
-    return this.panels.has(instanceId);
-  }
-
   close(instanceId: string): void {
     this.panels.get(instanceId)?.dispose();
-  }
-
-  closeAllExcept(ids: ReadonlySet<string>): void {
-    for (const id of [...this.panels.keys()]) if (!ids.has(id)) this.close(id);
   }
 
   dispose(): void {

@@ -31,6 +31,8 @@ import { InstanceTreeProvider, type Node } from "./tree-provider";
 const VISIBLE_POLL_MS = 10_000;
 const BACKGROUND_POLL_MS = 60_000;
 const COST_POLL_MS = 60_000;
+/** Longer than any list request takes. */
+const STALE_LIST_MS = 60_000;
 
 const spawnPlugin: SpawnFn = (command, args, options) =>
   spawn(command, args, { env: options.env, stdio: ["ignore", "pipe", "pipe"], windowsHide: true, detached: false });
@@ -175,8 +177,13 @@ export class Services implements vscode.Disposable {
     this.tree.refresh();
     this.treeView.message = this.store.error && this.store.error.code !== "NOT_SIGNED_IN" ? this.store.error.message : undefined;
     if (this.store.hasLoaded && !this.store.error) {
-      const running = new Set(this.store.instances.filter((i) => i.state === "running").map((i) => i.instanceId));
-      void this.tunnels.closeAllExcept(running);
+      // Close tunnels of instances that ended. One missing from the list is closed only when the
+      // tunnel is older than the list could be (a poll sent before a claim does not show it yet).
+      const now = Date.now();
+      void this.tunnels.closeWhere((t) => {
+        const inst = this.store.find(t.instanceId);
+        return inst ? inst.state !== "running" : now - t.createdAt > STALE_LIST_MS;
+      });
       for (const e of this.watcher.update(this.store.instances, Date.now())) void this.announce(e);
     }
     this.updatePolling();

@@ -35,6 +35,8 @@ export class InstanceTunnel {
   readonly onDidChangeState = this.changed.event;
   localPort = 0;
   kind: "direct" | "ssm" | null = null;
+  /** When the tunnel was made (a list fetched before that may not show its instance yet). */
+  readonly createdAt: number;
   /** The user-facing reason the tunnel is down, when it is. */
   lastError: string | null = null;
 
@@ -43,6 +45,7 @@ export class InstanceTunnel {
     private readonly d: TunnelManagerDeps,
   ) {
     this.forwarder = new TcpForwarder({ upstream: () => this.upstream, onTraffic: () => d.onTraffic?.(instanceId) });
+    this.createdAt = d.clock.now();
   }
 
   get state(): TunnelState {
@@ -181,7 +184,13 @@ export class TunnelManager {
 
   /** Closes tunnels whose instance is no longer running (released, reaped, interrupted). */
   async closeAllExcept(runningIds: ReadonlySet<string>): Promise<void> {
-    await Promise.all([...this.tunnels.keys()].filter((id) => !runningIds.has(id)).map((id) => this.close(id)));
+    await this.closeWhere((t) => !runningIds.has(t.instanceId));
+  }
+
+  /** Closes the tunnels the predicate picks, except those still opening. */
+  async closeWhere(pick: (t: InstanceTunnel) => boolean): Promise<void> {
+    const doomed = [...this.tunnels.values()].filter((t) => !this.opening.has(t.instanceId) && pick(t));
+    await Promise.all(doomed.map((t) => this.close(t.instanceId)));
   }
 
   get size(): number {
