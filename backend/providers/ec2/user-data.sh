@@ -1,6 +1,6 @@
 #!/bin/bash
 # RStudio Pool instance bootstrap (cloud-init user data).
-# Rendered by backend/providers/ec2/user-data.ts: every {{name}} below is replaced by a
+# Rendered by backend/providers/ec2/user-data.ts: every placeholder in double braces below is replaced by a
 # shell-quoted value. Explained in docs/aws.md ("The user-data template").
 #
 # What it does, in order:
