@@ -18,6 +18,11 @@ export const realClock: QueueClock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+/** EC2's published RunInstances budget (per account and region). */
+export const EC2_RUN_INSTANCES_BUDGET = { burst: 5, refillPerSecond: 2 } as const;
+/** What the queue allows itself: one token of the burst in reserve, 90% of the refill rate. */
+export const QUEUE_DEFAULTS = { burst: EC2_RUN_INSTANCES_BUDGET.burst - 1, refillPerSecond: EC2_RUN_INSTANCES_BUDGET.refillPerSecond * 0.9 } as const;
+
 export class TokenBucket {
   private tokens: number;
   private last: number;
@@ -77,7 +82,7 @@ export class LaunchQueue {
 
   constructor(options: LaunchQueueOptions = {}) {
     this.clock = options.clock ?? realClock;
-    this.bucket = new TokenBucket(options.burst ?? 5, options.refillPerSecond ?? 2, () => this.clock.now());
+    this.bucket = new TokenBucket(options.burst ?? QUEUE_DEFAULTS.burst, options.refillPerSecond ?? QUEUE_DEFAULTS.refillPerSecond, () => this.clock.now());
     this.maxRetries = options.maxThrottleRetries ?? 8;
     this.baseBackoffMs = options.baseBackoffMs ?? 500;
     this.maxBackoffMs = options.maxBackoffMs ?? 20_000;
