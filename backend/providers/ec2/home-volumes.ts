@@ -62,6 +62,9 @@ export function preferredHome(homes: HomeVolume[], zones: string[]): HomeVolume 
   return usable[0] ?? null;
 }
 
+export const isAvailable = (v: Volume): boolean => v.State === "available" || v.State === "in-use";
+export const isAttachedTo = (instanceId: string) => (v: Volume): boolean => (v.Attachments ?? []).some((a) => a.InstanceId === instanceId && a.State === "attached");
+
 export class HomeVolumes {
   constructor(
     private readonly ec2: EC2Client,
@@ -141,12 +144,12 @@ export class HomeVolumes {
     }
   }
 
-  /** Waits (bounded) until the volume shows as attached to the instance. */
-  async waitAttached(volumeId: string, instanceId: string, sleep: (ms: number) => Promise<void>, pollMs: number, tries = 30): Promise<boolean> {
+  /** Waits (bounded) until the volume satisfies `done` (available after creation, attached after attach). */
+  async waitFor(volumeId: string, done: (v: Volume) => boolean, sleep: (ms: number) => Promise<void>, pollMs: number, tries = 30): Promise<boolean> {
     for (let i = 0; i < tries; i++) {
       const out = await aws({ action: "ec2:DescribeVolumes", target: volumeId }, () => this.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })));
-      const att = (out.Volumes?.[0]?.Attachments ?? []).find((a) => a.InstanceId === instanceId);
-      if (att?.State === "attached") return true;
+      const v = out.Volumes?.[0];
+      if (v && done(v)) return true;
       await sleep(pollMs);
     }
     return false;

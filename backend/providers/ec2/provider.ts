@@ -19,7 +19,7 @@ import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider
 import { aws, awsErrorCode, toPoolError, TRY_NEXT_TYPE_CODES } from "./aws-errors";
 import { BUSY_SCRIPT, isBusyReading, parseBusyOutput } from "./busy-check";
 import { createAwsClients, type AwsClientOptions, type AwsClients } from "./clients";
-import { HomeVolumes, preferredHome } from "./home-volumes";
+import { HomeVolumes, isAttachedTo, isAvailable, preferredHome } from "./home-volumes";
 import { ImageResolver } from "./image-resolver";
 import { describeByIds, homeVolumeOf, listPoolInstances, toProviderInstance } from "./instances";
 import { launchPlan, type LaunchStep } from "./launch-plan";
@@ -233,8 +233,12 @@ export class Ec2Provider implements Provider {
     if (home.attachedTo && home.attachedTo !== instanceId) {
       throw new PoolError("CONFLICT", `Home volume ${home.volumeId} of ${userId} is still attached to ${home.attachedTo}; the pool retries once it is free.`);
     }
+    const sleep = (ms: number) => this.sleep(ms);
+    if (home.state === "creating" && !(await this.homes.waitFor(home.volumeId, isAvailable, sleep, this.pollMs))) {
+      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${home.volumeId} is still being created; the pool retries.`);
+    }
     await this.homes.attach(home.volumeId, instanceId);
-    if (!(await this.homes.waitAttached(home.volumeId, instanceId, (ms) => this.sleep(ms), this.pollMs))) {
+    if (!(await this.homes.waitFor(home.volumeId, isAttachedTo(instanceId), sleep, this.pollMs))) {
       throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${home.volumeId} did not attach to ${instanceId} in time; the pool retries.`);
     }
     const res = await this.ssmOps.runShell(instanceId, [`/usr/local/sbin/rstudio-pool-home mount ${home.volumeId}`], { timeoutSeconds: 300, comment: `rstudio-pool: mount home of ${userId}` });

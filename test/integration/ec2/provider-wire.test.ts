@@ -122,7 +122,6 @@ test("throttling: RequestLimitExceeded (HTTP 503 XML) is retried by the queue; a
   fake.world.calls.length = 0;
   fake.world.runInstancesBucket = { capacity: 5, refillPerSecond: 2, tokens: 5, last: Date.now() };
   const ids = Array.from({ length: 12 }, (_, i) => `rsp-${(0xe00 + i).toString(16).padStart(16, "0")}`);
-  const started = Date.now();
   await Promise.all(ids.map((id) => rush.launch({ instanceId: id, purpose: ec2PurposeConfig(), poolName: "test-pool", ownerId: null })));
   const runs = fake.world.callsOf("RunInstances");
   assert.equal(runs.filter((c) => c.error).length, 0, "the queue kept inside the budget");
