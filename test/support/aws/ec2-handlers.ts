@@ -5,17 +5,9 @@
  * `<Response><Errors><Error><Code>`.
  */
 import { FakeWorld, type FakeInstance, type FakeVolume } from "./fake-world";
-import { asList, el, items, tagSetXml, tagsFrom, type QueryValue } from "./wire";
+import { asList, AwsFault, el, items, tagSetXml, tagsFrom, type QueryValue } from "./wire";
 
-export class Ec2Fault extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+export { AwsFault as Ec2Fault };
 
 type Params = Record<string, QueryValue>;
 type Filter = { name: string; values: string[] };
@@ -109,21 +101,21 @@ function runInstances(world: FakeWorld, p: Params): string {
     const prior = [...world.instances.values()].find((i) => i.clientToken === token);
     if (prior) {
       const same = JSON.stringify({ ...prior.request, ClientToken: undefined }) === JSON.stringify({ ...p, ClientToken: undefined });
-      if (!same) throw new Ec2Fault("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).");
+      if (!same) throw new AwsFault("IdempotentParameterMismatch", "Arguments on this idempotent request are inconsistent with arguments used in previous request(s).");
       return el("reservationId", `r-${prior.id.slice(2)}`) + el("ownerId", "123456789012") + items("instancesSet", [instanceXml(prior, world)]);
     }
   }
   const type = String(p.InstanceType ?? "m1.small");
   const market = (p.InstanceMarketOptions as Record<string, QueryValue> | undefined)?.MarketType === "spot" ? "spot" : "on-demand";
   if (world.noCapacity.has(type) || world.noCapacity.has(`${type}/${market}`)) {
-    throw new Ec2Fault("InsufficientInstanceCapacity", `We currently do not have sufficient ${type} capacity in the Availability Zone you requested.`);
+    throw new AwsFault("InsufficientInstanceCapacity", `We currently do not have sufficient ${type} capacity in the Availability Zone you requested.`);
   }
   const image = world.images.find((i) => i.id === p.ImageId);
-  if (!image) throw new Ec2Fault("InvalidAMIID.NotFound", `The image id '[${String(p.ImageId)}]' does not exist`);
+  if (!image) throw new AwsFault("InvalidAMIID.NotFound", `The image id '[${String(p.ImageId)}]' does not exist`);
   const nic = (asList(p.NetworkInterface)[0] ?? {}) as Record<string, QueryValue>;
   const subnetId = String(nic.SubnetId ?? p.SubnetId ?? Object.keys(world.subnets)[0]);
   const zone = world.subnets[subnetId];
-  if (!zone) throw new Ec2Fault("InvalidSubnetID.NotFound", `The subnet ID '${subnetId}' does not exist`);
+  if (!zone) throw new AwsFault("InvalidSubnetID.NotFound", `The subnet ID '${subnetId}' does not exist`);
   const specs = tagSpecs(p);
   const id = world.newInstanceId();
   const inst: FakeInstance = {
@@ -172,18 +164,18 @@ function instanceMatches(i: FakeInstance, filters: Filter[]): boolean {
     if (f.name === "instance-id") return f.values.includes(i.id);
     if (f.name === "instance-state-name") return f.values.includes(i.state);
     if (f.name === "availability-zone") return f.values.includes(i.zone);
-    throw new Ec2Fault("InvalidParameterValue", `The filter '${f.name}' is invalid`);
+    throw new AwsFault("InvalidParameterValue", `The filter '${f.name}' is invalid`);
   });
 }
 
 function describeInstances(world: FakeWorld, p: Params): string {
   world.advance();
   const ids = asList(p.InstanceId).map(String);
-  if (ids.length && p.MaxResults) throw new Ec2Fault("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults");
-  for (const id of ids) if (!world.instances.has(id)) throw new Ec2Fault("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+  if (ids.length && p.MaxResults) throw new AwsFault("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults");
+  for (const id of ids) if (!world.instances.has(id)) throw new AwsFault("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
   const filters = filtersOf(p);
   const list = [...world.instances.values()].filter((i) => (ids.length === 0 || ids.includes(i.id)) && instanceMatches(i, filters));
-  if (p.MaxResults && (Number(p.MaxResults) < 5 || Number(p.MaxResults) > 1000)) throw new Ec2Fault("InvalidParameterValue", "MaxResults must be between 5 and 1000");
+  if (p.MaxResults && (Number(p.MaxResults) < 5 || Number(p.MaxResults) > 1000)) throw new AwsFault("InvalidParameterValue", "MaxResults must be between 5 and 1000");
   const { slice, next } = page(list, p, 1000);
   // One reservation per instance, as RunInstances with MaxCount=1 makes them.
   const reservations = slice.map((i) => el("reservationId", `r-${i.id.slice(2)}`) + el("ownerId", "123456789012") + items("groupSet", []) + items("instancesSet", [instanceXml(i, world)]));
@@ -192,7 +184,7 @@ function describeInstances(world: FakeWorld, p: Params): string {
 
 function terminateInstances(world: FakeWorld, p: Params): string {
   const ids = asList(p.InstanceId).map(String);
-  for (const id of ids) if (!world.instances.has(id)) throw new Ec2Fault("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
+  for (const id of ids) if (!world.instances.has(id)) throw new AwsFault("InvalidInstanceID.NotFound", `The instance ID '${id}' does not exist`);
   const changes = ids.map((id) => {
     const inst = world.instances.get(id)!;
     const prev = inst.state;
@@ -206,7 +198,7 @@ function createTags(world: FakeWorld, p: Params): string {
   const tags = tagsFrom(p.Tag);
   for (const id of asList(p.ResourceId).map(String)) {
     const target = world.instances.get(id) ?? world.volumes.get(id);
-    if (!target) throw new Ec2Fault(id.startsWith("vol-") ? "InvalidVolume.NotFound" : "InvalidInstanceID.NotFound", `The ID '${id}' does not exist`);
+    if (!target) throw new AwsFault(id.startsWith("vol-") ? "InvalidVolume.NotFound" : "InvalidInstanceID.NotFound", `The ID '${id}' does not exist`);
     Object.assign(target.tags, tags);
   }
   return el("return", true);
@@ -228,7 +220,7 @@ function describeImages(world: FakeWorld, p: Params): string {
         return true;
       }),
   );
-  if (ids.length && list.length < ids.length) throw new Ec2Fault("InvalidAMIID.NotFound", `The image id '[${ids.join(",")}]' does not exist`);
+  if (ids.length && list.length < ids.length) throw new AwsFault("InvalidAMIID.NotFound", `The image id '[${ids.join(",")}]' does not exist`);
   return items(
     "imagesSet",
     list.map((img) => el("imageId", img.id) + el("imageState", "available") + el("name", img.name) + el("creationDate", img.created) + el("rootDeviceName", img.rootDevice) + el("rootDeviceType", "ebs") + el("imageOwnerId", "123456789012") + tagSetXml(img.tags)),
@@ -237,7 +229,7 @@ function describeImages(world: FakeWorld, p: Params): string {
 
 function describeSubnets(world: FakeWorld, p: Params): string {
   const ids = asList(p.SubnetId).map(String);
-  for (const id of ids) if (!world.subnets[id]) throw new Ec2Fault("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`);
+  for (const id of ids) if (!world.subnets[id]) throw new AwsFault("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`);
   const list = (ids.length ? ids : Object.keys(world.subnets)).map((id) => el("subnetId", id) + el("availabilityZone", world.subnets[id]!) + el("state", "available") + el("vpcId", "vpc-0123"));
   return items("subnetSet", list);
 }
@@ -245,7 +237,7 @@ function describeSubnets(world: FakeWorld, p: Params): string {
 function describeVolumes(world: FakeWorld, p: Params): string {
   world.advance();
   const ids = asList(p.VolumeId).map(String);
-  for (const id of ids) if (!world.volumes.has(id) || world.volumes.get(id)!.state === "deleted") throw new Ec2Fault("InvalidVolume.NotFound", `The volume '${id}' does not exist.`);
+  for (const id of ids) if (!world.volumes.has(id) || world.volumes.get(id)!.state === "deleted") throw new AwsFault("InvalidVolume.NotFound", `The volume '${id}' does not exist.`);
   const filters = filtersOf(p);
   const list = [...world.volumes.values()].filter(
     (v) =>
@@ -256,7 +248,7 @@ function describeVolumes(world: FakeWorld, p: Params): string {
         if (t !== null) return t;
         if (f.name === "availability-zone") return f.values.includes(v.zone);
         if (f.name === "status") return f.values.includes(v.state);
-        throw new Ec2Fault("InvalidParameterValue", `The filter '${f.name}' is invalid`);
+        throw new AwsFault("InvalidParameterValue", `The filter '${f.name}' is invalid`);
       }),
   );
   const { slice, next } = page(list, p, 1000);
@@ -267,7 +259,7 @@ function createVolume(world: FakeWorld, p: Params): string {
   const token = p.ClientToken ? String(p.ClientToken) : null;
   const prior = token ? [...world.volumes.values()].find((v) => v.clientToken === token) : undefined;
   const zone = String(p.AvailabilityZone);
-  if (!Object.values(world.subnets).includes(zone)) throw new Ec2Fault("InvalidParameterValue", `Invalid availability zone: [${zone}]`);
+  if (!Object.values(world.subnets).includes(zone)) throw new AwsFault("InvalidParameterValue", `Invalid availability zone: [${zone}]`);
   const v: FakeVolume = prior ?? {
     id: world.newVolumeId(),
     zone,
@@ -289,12 +281,12 @@ function createVolume(world: FakeWorld, p: Params): string {
 function attachVolume(world: FakeWorld, p: Params): string {
   const v = world.volumes.get(String(p.VolumeId));
   const inst = world.instances.get(String(p.InstanceId));
-  if (!v || v.state === "deleted") throw new Ec2Fault("InvalidVolume.NotFound", `The volume '${String(p.VolumeId)}' does not exist.`);
-  if (!inst || inst.state === "terminated") throw new Ec2Fault("InvalidInstanceID.NotFound", `The instance ID '${String(p.InstanceId)}' does not exist`);
-  if (v.zone !== inst.zone) throw new Ec2Fault("InvalidVolume.ZoneMismatch", `The volume '${v.id}' is not in the same availability zone as instance '${inst.id}'`);
-  if (v.state === "creating") throw new Ec2Fault("IncorrectState", `vol '${v.id}' is not 'available'.`);
-  if (v.attachment) throw new Ec2Fault("VolumeInUse", `vol-${v.id} is already attached to an instance`);
-  if (inst.state !== "running" && inst.state !== "stopped") throw new Ec2Fault("IncorrectInstanceState", `Instance '${inst.id}' is not 'running'.`);
+  if (!v || v.state === "deleted") throw new AwsFault("InvalidVolume.NotFound", `The volume '${String(p.VolumeId)}' does not exist.`);
+  if (!inst || inst.state === "terminated") throw new AwsFault("InvalidInstanceID.NotFound", `The instance ID '${String(p.InstanceId)}' does not exist`);
+  if (v.zone !== inst.zone) throw new AwsFault("InvalidVolume.ZoneMismatch", `The volume '${v.id}' is not in the same availability zone as instance '${inst.id}'`);
+  if (v.state === "creating") throw new AwsFault("IncorrectState", `vol '${v.id}' is not 'available'.`);
+  if (v.attachment) throw new AwsFault("VolumeInUse", `vol-${v.id} is already attached to an instance`);
+  if (inst.state !== "running" && inst.state !== "stopped") throw new AwsFault("IncorrectInstanceState", `Instance '${inst.id}' is not 'running'.`);
   v.attachment = { instanceId: inst.id, device: String(p.Device), state: "attaching" };
   v.state = "in-use";
   return el("volumeId", v.id) + el("instanceId", inst.id) + el("device", String(p.Device)) + el("status", "attaching") + el("attachTime", new Date().toISOString());
@@ -302,8 +294,8 @@ function attachVolume(world: FakeWorld, p: Params): string {
 
 function detachVolume(world: FakeWorld, p: Params): string {
   const v = world.volumes.get(String(p.VolumeId));
-  if (!v || v.state === "deleted") throw new Ec2Fault("InvalidVolume.NotFound", `The volume '${String(p.VolumeId)}' does not exist.`);
-  if (!v.attachment || (p.InstanceId && v.attachment.instanceId !== String(p.InstanceId))) throw new Ec2Fault("IncorrectState", `Volume '${v.id}' is in the 'available' state.`);
+  if (!v || v.state === "deleted") throw new AwsFault("InvalidVolume.NotFound", `The volume '${String(p.VolumeId)}' does not exist.`);
+  if (!v.attachment || (p.InstanceId && v.attachment.instanceId !== String(p.InstanceId))) throw new AwsFault("IncorrectState", `Volume '${v.id}' is in the 'available' state.`);
   v.attachment.state = "detaching";
   return el("volumeId", v.id) + el("instanceId", v.attachment.instanceId) + el("device", v.attachment.device) + el("status", "detaching");
 }

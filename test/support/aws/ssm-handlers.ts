@@ -4,23 +4,16 @@
  */
 import { randomBytes } from "node:crypto";
 import type { FakeWorld } from "./fake-world";
+import { AwsFault } from "./wire";
 
-export class SsmFault extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+export { AwsFault as SsmFault };
 
 type Body = Record<string, unknown>;
 
 function describeInstanceInformation(world: FakeWorld, b: Body): unknown {
   const filters = (b.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [];
   const idFilter = filters.find((f) => f.Key === "InstanceIds");
-  if (idFilter && idFilter.Values.length > 50) throw new SsmFault("InvalidInstanceInformationFilterValue", "InstanceIds filter takes at most 50 values");
+  if (idFilter && idFilter.Values.length > 50) throw new AwsFault("InvalidInstanceInformationFilterValue", "InstanceIds filter takes at most 50 values");
   const list = [...world.instances.values()]
     .filter((i) => (!idFilter || idFilter.Values.includes(i.id)) && (i.ssmOnline || i.state === "running" || i.state === "stopped"))
     .filter((i) => i.state !== "pending")
@@ -30,10 +23,10 @@ function describeInstanceInformation(world: FakeWorld, b: Body): unknown {
 
 function sendCommand(world: FakeWorld, b: Body): unknown {
   const ids = (b.InstanceIds as string[]) ?? [];
-  if (b.DocumentName !== "AWS-RunShellScript") throw new SsmFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
+  if (b.DocumentName !== "AWS-RunShellScript") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
   const id = ids[0]!;
   const inst = world.instances.get(id);
-  if (!inst || !inst.ssmOnline) throw new SsmFault("InvalidInstanceId", "Instances [[" + id + "]] not in a valid state for account 123456789012");
+  if (!inst || !inst.ssmOnline) throw new AwsFault("InvalidInstanceId", "Instances [[" + id + "]] not in a valid state for account 123456789012");
   const commands = ((b.Parameters as Record<string, string[]>)?.commands ?? []) as string[];
   const commandId = randomBytes(16).toString("hex").replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, "$1-$2-$3-$4-$5");
   const result = world.commandHandler(id, commands, world);
@@ -43,7 +36,7 @@ function sendCommand(world: FakeWorld, b: Body): unknown {
 
 function getCommandInvocation(world: FakeWorld, b: Body): unknown {
   const c = world.commands.get(String(b.CommandId));
-  if (!c || c.instanceId !== b.InstanceId) throw new SsmFault("InvocationDoesNotExist", "");
+  if (!c || c.instanceId !== b.InstanceId) throw new AwsFault("InvocationDoesNotExist", "");
   c.polls++;
   // The first poll sees it still running, like the real service usually does.
   const status = c.polls === 1 ? "InProgress" : c.status;
@@ -62,8 +55,8 @@ function getCommandInvocation(world: FakeWorld, b: Body): unknown {
 function startSession(world: FakeWorld, b: Body): unknown {
   const target = String(b.Target);
   const inst = world.instances.get(target);
-  if (!inst || !inst.ssmOnline) throw new SsmFault("TargetNotConnected", `${target} is not connected.`);
-  if (b.DocumentName !== "AWS-StartPortForwardingSession") throw new SsmFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
+  if (!inst || !inst.ssmOnline) throw new AwsFault("TargetNotConnected", `${target} is not connected.`);
+  if (b.DocumentName !== "AWS-StartPortForwardingSession") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
   const sessionId = `rstudio-pool-${randomBytes(8).toString("hex")}`;
   world.sessions.push({ sessionId, target, documentName: String(b.DocumentName), parameters: (b.Parameters as Record<string, string[]>) ?? {}, reason: (b.Reason as string) ?? null });
   return {

@@ -70,3 +70,14 @@ export function tagsFrom(list: QueryValue | undefined): Record<string, string> {
 export function asList(v: QueryValue | undefined): QueryValue[] {
   return Array.isArray(v) ? v : v === undefined ? [] : [v];
 }
+
+/** An error the fake answers with: the AWS code, a message and the HTTP status. */
+export class AwsFault extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
