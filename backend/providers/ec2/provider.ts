@@ -295,6 +295,14 @@ export class Ec2Provider implements Provider {
     return isBusyReading(reading, check.cpuThreshold);
   }
 
+  async preferredZones(userId: string, purposeConfig: PurposeConfig): Promise<string[]> {
+    const ec2 = purposeConfig.ec2;
+    if (!ec2?.homeVolumes) return [];
+    const homes = await this.homes.find(purposeConfig.name, userId);
+    const free = homes.filter((h) => !h.attachedTo && h.state !== "deleting" && h.state !== "error");
+    return [...new Set(free.sort((a, b) => a.createdAt - b.createdAt).map((h) => h.availabilityZone))];
+  }
+
   // ---- prices ------------------------------------------------------------------------------
 
   async priceOf(purposeConfig: PurposeConfig): Promise<number | null> {
