@@ -1,8 +1,8 @@
 /**
  * Spot price history (one row per observed change, so the ledger bills spot time at the price in
- * force), and the indexes the ledger, the forecast and the lifecycle's free-instance look-ups use.
+ * force), and the indexes the ledger and the warm-pool forecast read by.
  */
-import { sql, type Kysely, type Migration } from "kysely";
+import type { Kysely, Migration } from "kysely";
 
 export function spotPrices(): Migration {
   return {
@@ -19,11 +19,8 @@ export function spotPrices(): Migration {
       // The ledger reads the launch time of instances by kind; the warm-pool forecast reads claims by time.
       await db.schema.createIndex("events_kind_at").on("events").columns(["kind", "at"]).execute();
       await db.schema.createIndex("instances_launched").on("instances").column("launched_at").execute();
-      // The warm pool's free instances: read every tick, a handful among many assigned ones.
-      await db.schema.createIndex("instances_free").on("instances").columns(["purpose", "state"]).where(sql.ref("owner_id"), "is", null).execute();
     },
     async down(db: Kysely<any>) {
-      await db.schema.dropIndex("instances_free").ifExists().execute();
       await db.schema.dropIndex("instances_launched").ifExists().execute();
       await db.schema.dropIndex("events_kind_at").ifExists().execute();
       await db.schema.dropTable("spot_prices").ifExists().execute();
