@@ -1,4 +1,9 @@
-/** The pool configuration the simulator runs with (also the base of the cost tests' configurations). */
+/**
+ * The pool configuration the simulator runs with (also the base of the cost tests'
+ * configurations): the production loader's defaults for an in-memory SQLite store, with the
+ * given fields replaced.
+ */
+import { loadConfig } from "../backend/config/load";
 import { purposeSchema, type PoolConfig, type PurposeConfig } from "../backend/config/schema";
 
 export function purposeConfig(input: Partial<PurposeConfig> & { name: string }): PurposeConfig {
@@ -6,26 +11,6 @@ export function purposeConfig(input: Partial<PurposeConfig> & { name: string }):
 }
 
 export function baseConfig(overrides: Partial<PoolConfig> = {}): PoolConfig {
-  return {
-    poolName: "sim-pool",
-    port: 0,
-    host: "127.0.0.1",
-    dataDir: "/nonexistent",
-    databaseUrl: "sqlite::memory:",
-    provider: "local",
-    region: "us-east-1",
-    maxInstances: 1000,
-    currency: "USD",
-    warmPolicy: "static",
-    serviceLevel: 0.95,
-    appKey: null,
-    proxyKey: null,
-    local: { runtime: "placeholder", command: null },
-    purposes: [purposeConfig({ name: "default" })],
-    budgets: { users: {}, warnAt: 0.8, exceededIdleTimeoutSeconds: 600 },
-    tickMs: 1000,
-    reconcileMs: 30_000,
-    logLevel: "silent",
-    ...overrides,
-  };
+  const defaults = loadConfig({ POOL_NAME: "sim-pool", POOL_DATABASE_URL: "sqlite::memory:", POOL_LOCAL_RUNTIME: "placeholder", LOG_LEVEL: "silent" });
+  return { ...defaults, purposes: [purposeConfig({ name: "default" })], maxInstances: 1000, ...overrides };
 }
