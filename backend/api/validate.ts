@@ -7,7 +7,16 @@ export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = 
   if (res.success) return res.data;
   const issue = res.error.issues[0]!;
   const field = issue.path.join(".");
-  const missing = issue.code === "invalid_type" && (issue as { input?: unknown }).input === undefined;
+  const missing = issue.code === "invalid_type" && issue.path.length > 0 && valueAt(body, issue.path) === undefined;
   if (missing && field) throw new PoolError("MISSING_FIELD", `Missing field "${field}" in the ${what}.`);
   throw new PoolError("INVALID_REQUEST", `Invalid ${what}${field ? ` at "${field}"` : ""}: ${issue.message}.`);
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
 }

@@ -32,6 +32,9 @@ export function openStore(options: { databaseUrl: string | null; dataDir: string
   const url = options.databaseUrl;
   if (url && /^postgres(ql)?:\/\//.test(url)) {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // An idle connection the server drops (restart, failover) is replaced on next use; without a
+    // listener the pool's 'error' event would crash the process.
+    pool.on("error", () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, dialect: "postgres", location: redactUrl(url), close: () => db.destroy() };
   }

@@ -1,0 +1,33 @@
+/**
+ * Every command, view and panel id the extension registers, listed once. A unit test checks this
+ * list against package.json both ways, so a renamed command cannot silently lose its menu entry.
+ * (No `vscode` import: tests load this file directly.)
+ */
+export const COMMANDS = {
+  claim: "rstudioPool.claim",
+  release: "rstudioPool.release",
+  refresh: "rstudioPool.refresh",
+  signIn: "rstudioPool.signIn",
+  signOut: "rstudioPool.signOut",
+  showCosts: "rstudioPool.showCosts",
+  showOutput: "rstudioPool.showOutput",
+  openInEditor: "rstudioPool.openInEditor",
+  openInBrowser: "rstudioPool.openInBrowser",
+  copyInstanceId: "rstudioPool.copyInstanceId",
+  showDetails: "rstudioPool.showDetails",
+} as const;
+
+export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
+export const COMMAND_IDS: readonly CommandId[] = Object.values(COMMANDS);
+
+export const VIEW_CONTAINER_ID = "rstudioPool";
+export const TREE_VIEW_ID = "rstudioPool.instances";
+export const PANEL_VIEW_TYPE = "rstudioPool.rstudio";
+export const OUTPUT_CHANNEL_NAME = "RStudio Pool";
+export const CONFIG_SECTION = "rstudioPool";
+
+/** Context keys the package.json `when` clauses read. */
+export const CONTEXT_KEYS = {
+  signedIn: "rstudioPool.signedIn",
+  hasInstances: "rstudioPool.hasInstances",
+} as const;

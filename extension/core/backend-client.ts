@@ -1,0 +1,124 @@
+/**
+ * The typed client of the backend's /v1 API (fetch-based, no VS Code). Every failure becomes an
+ * ExtensionError with the backend's stable code and message; an unreachable backend, a missing
+ * token and an unreadable answer get codes of their own. The token is sent and never logged.
+ */
+import type {
+  ApiErrorBody,
+  ClaimResponse,
+  ConnectionResponse,
+  CostsResponse,
+  HeartbeatResponse,
+  InstanceResponse,
+  InstancesResponse,
+  InstanceView,
+  MeResponse,
+  PurposesResponse,
+} from "../../backend/api/contract";
+import type { Log } from "./emitter";
+import { ExtensionError } from "./errors";
+
+export interface BackendClientOptions {
+  /** Read on every call, so a changed setting applies at once. */
+  baseUrl: () => string;
+  /** The API token, or undefined when signed out. */
+  token: () => Promise<string | undefined>;
+  fetch?: typeof fetch;
+  /** Per-request timeout; claims answer quickly (the wait for a booting instance is polled). */
+  timeoutMs?: number;
+  log?: Log;
+}
+
+export class BackendClient {
+  private readonly fetchImpl: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: BackendClientOptions) {
+    this.fetchImpl = opts.fetch ?? fetch;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  me(signal?: AbortSignal): Promise<MeResponse> {
+    return this.request("GET", "/v1/me", undefined, signal);
+  }
+  purposes(signal?: AbortSignal): Promise<PurposesResponse> {
+    return this.request("GET", "/v1/purposes", undefined, signal);
+  }
+  claim(purpose: string | undefined, signal?: AbortSignal): Promise<ClaimResponse> {
+    return this.request("POST", "/v1/claims", purpose ? { purpose } : {}, signal);
+  }
+  async instances(signal?: AbortSignal): Promise<InstanceView[]> {
+    return (await this.request<InstancesResponse>("GET", "/v1/instances", undefined, signal)).instances;
+  }
+  async instance(id: string, signal?: AbortSignal): Promise<InstanceView> {
+    return (await this.request<InstanceResponse>("GET", `/v1/instances/${encodeURIComponent(id)}`, undefined, signal)).instance;
+  }
+  async release(id: string, signal?: AbortSignal): Promise<InstanceView> {
+    return (await this.request<InstanceResponse>("DELETE", `/v1/instances/${encodeURIComponent(id)}`, undefined, signal)).instance;
+  }
+  heartbeat(id: string, signal?: AbortSignal): Promise<HeartbeatResponse> {
+    return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/heartbeat`, {}, signal);
+  }
+  connection(id: string, localPort?: number, signal?: AbortSignal): Promise<ConnectionResponse> {
+    return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/connection`, localPort ? { localPort } : {}, signal);
+  }
+  costs(signal?: AbortSignal): Promise<CostsResponse> {
+    return this.request("GET", "/v1/costs", undefined, signal);
+  }
+
+  private async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+    const token = await this.opts.token();
+    if (!token) throw new ExtensionError("NOT_SIGNED_IN", "you are not signed in");
+    const base = this.opts.baseUrl().replace(/\/+$/, "");
+    let url: URL;
+    try {
+      url = new URL(base + path);
+    } catch {
+      throw new ExtensionError("BACKEND_UNREACHABLE", `the backend address "${base}" is not a URL`, { setting: "rstudioPool.backendUrl" });
+    }
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, {
+        method,
+        signal: combined,
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      if (signal?.aborted) throw err; // the caller's cancel, not a failure
+      if (timeout.aborted) {
+        throw new ExtensionError("TIMEOUT", `the backend at ${base} did not answer within ${Math.round(this.timeoutMs / 1000)} s`);
+      }
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      this.opts.log?.warn(`${method} ${path}: backend unreachable (${code ?? (err as Error).message})`);
+      throw new ExtensionError("BACKEND_UNREACHABLE", `the backend at ${base} does not answer${code ? ` (${code})` : ""}`, {
+        setting: "rstudioPool.backendUrl",
+        cause: err,
+      });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const apiError = (json as ApiErrorBody | undefined)?.error;
+      const code = apiError?.code ?? (res.status === 401 ? "UNAUTHORIZED" : "BAD_RESPONSE");
+      const message = apiError?.message ?? `the backend answered HTTP ${res.status}${json === undefined && text ? " (not JSON: is rstudioPool.backendUrl the pool backend?)" : ""}`;
+      this.opts.log?.warn(`${method} ${path}: HTTP ${res.status} ${code}: ${message}`);
+      throw new ExtensionError(code, message, { status: res.status });
+    }
+    if (json === undefined) {
+      throw new ExtensionError("BAD_RESPONSE", `the backend at ${base} answered ${method} ${path} with something that is not JSON; is rstudioPool.backendUrl the pool backend?`, { status: res.status });
+    }
+    return json as T;
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * One tunnel per instance, shared by every panel that shows it. A tunnel is a local forwarder on
+ * 127.0.0.1 (the port panels and the browser use; it never changes) in front of the upstream:
+ * the instance itself for `direct` connections, or a supervised session-manager-plugin for `ssm`.
+ * Tunnels close when their instance is released or ends, and all of them on dispose.
+ */
+import type { BackendClient } from "../backend-client";
+import type { SsmConnection } from "../../../backend/api/contract";
+import { Emitter, type Clock, type Log } from "../emitter";
+import { describeFailure, ExtensionError, isCancel } from "../errors";
+import { TcpForwarder } from "./forwarder";
+import { freePort, waitForHttp } from "./net";
+import { SsmTunnel, type SpawnFn } from "./ssm-tunnel";
+
+export type TunnelState = "connecting" | "up" | "reconnecting" | "down" | "closed";
+
+export interface TunnelManagerDeps {
+  client: Pick<BackendClient, "connection">;
+  pluginPath: () => string;
+  checkPlugin: (path: string) => Promise<string>;
+  spawn: SpawnFn;
+  clock: Clock;
+  log: Log;
+  onTraffic?: (instanceId: string) => void;
+  readyTimeoutMs?: number;
+  backoffMs?: number[];
+}
+
+export class InstanceTunnel {
+  private forwarder: TcpForwarder;
+  private upstream = { host: "127.0.0.1", port: 0 };
+  private ssm: SsmTunnel | null = null;
+  private current: TunnelState = "connecting";
+  private readonly changed = new Emitter<TunnelState>();
+  readonly onDidChangeState = this.changed.event;
+  localPort = 0;
+  kind: "direct" | "ssm" | null = null;
+  /** When the tunnel was made (a list fetched before that may not show its instance yet). */
+  readonly createdAt: number;
+  /** The user-facing reason the tunnel is down, when it is. */
+  lastError: string | null = null;
+
+  constructor(
+    readonly instanceId: string,
+    private readonly d: TunnelManagerDeps,
+  ) {
+    this.forwarder = new TcpForwarder({ upstream: () => this.upstream, onTraffic: () => d.onTraffic?.(instanceId) });
+    this.createdAt = d.clock.now();
+  }
+
+  get state(): TunnelState {
+    return this.current;
+  }
+  /** The SSM supervisor, when this is an SSM tunnel (tests look at it). */
+  get ssmTunnel(): SsmTunnel | null {
+    return this.ssm;
+  }
+
+  private setState(s: TunnelState): void {
+    if (this.current === s || this.current === "closed") return;
+    this.current = s;
+    this.changed.fire(s);
+  }
+
+  /** Connects and resolves once RStudio answers through the local port. */
+  async open(signal?: AbortSignal): Promise<void> {
+    if (!this.localPort) this.localPort = await this.forwarder.listen();
+    this.setState("connecting");
+    try {
+      // The plugin's own port is chosen before asking, because the backend builds the SSM
+      // parameters with it; a direct connection ignores it.
+      const pluginPort = this.ssm ? 0 : await freePort();
+      const conn = await this.d.client.connection(this.instanceId, pluginPort || undefined, signal);
+      this.kind = conn.kind;
+      if (conn.kind === "direct") {
+        this.upstream = { host: conn.host, port: conn.port };
+        await waitForHttp(this.localPort, { clock: this.d.clock, timeoutMs: this.d.readyTimeoutMs ?? 60_000, signal, path: conn.path });
+      } else {
+        await this.openSsm(conn, pluginPort, signal);
+      }
+      this.lastError = null;
+      this.setState("up");
+      this.d.log.info(`tunnel for ${this.instanceId} is up: 127.0.0.1:${this.localPort} (${conn.kind})`);
+    } catch (err) {
+      if (!isCancel(err)) {
+        this.lastError = describeFailure("open the tunnel to", this.instanceId, err).message;
+        this.d.log.warn(this.lastError);
+      }
+      await this.ssm?.dispose();
+      this.ssm = null;
+      this.setState("down");
+      throw err;
+    }
+  }
+
+  private async openSsm(conn: SsmConnection, pluginPort: number, signal?: AbortSignal): Promise<void> {
+    const pluginPath = this.d.pluginPath();
+    await this.d.checkPlugin(pluginPath);
+    this.upstream = { host: "127.0.0.1", port: pluginPort };
+    const ssm = new SsmTunnel({
+      instanceId: this.instanceId,
+      port: pluginPort,
+      pluginPath,
+      spawn: this.d.spawn,
+      clock: this.d.clock,
+      log: this.d.log,
+      backoffMs: this.d.backoffMs,
+      readyTimeoutMs: this.d.readyTimeoutMs,
+      fetchConnection: async () => {
+        const fresh = await this.d.client.connection(this.instanceId, pluginPort);
+        if (fresh.kind !== "ssm") throw new ExtensionError("TUNNEL_FAILED", "the backend switched the connection kind");
+        return fresh;
+      },
+    });
+    this.ssm = ssm;
+    ssm.onDidChangeState((s) => {
+      if (this.ssm !== ssm) return;
+      if (s === "up") this.setState("up");
+      else if (s === "reconnecting") this.setState("reconnecting");
+      else if (s === "closed") {
+        this.lastError = ssm.lastError ?? "the instance is no longer running";
+        this.setState("down");
+      }
+    });
+    await ssm.start(conn, signal);
+  }
+
+  /** The panel's retry button: reconnect now. */
+  async retry(): Promise<void> {
+    if (this.current === "closed") return;
+    if (this.ssm && this.ssm.state !== "closed") {
+      this.ssm.retryNow();
+      return;
+    }
+    this.ssm = null;
+    await this.open().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.current === "closed") return;
+    const ssm = this.ssm;
+    this.ssm = null;
+    this.setState("closed");
+    await ssm?.dispose();
+    await this.forwarder.close();
+    this.changed.dispose();
+    this.d.log.info(`tunnel for ${this.instanceId} closed`);
+  }
+}
+
+export class TunnelManager {
+  private readonly tunnels = new Map<string, InstanceTunnel>();
+  private readonly opening = new Map<string, Promise<InstanceTunnel>>();
+  private disposed = false;
+
+  constructor(private readonly d: TunnelManagerDeps) {}
+
+  get(instanceId: string): InstanceTunnel | undefined {
+    return this.tunnels.get(instanceId);
+  }
+
+  /** The instance's tunnel, opened once and shared; a tunnel that is down is reopened. */
+  async open(instanceId: string, signal?: AbortSignal): Promise<InstanceTunnel> {
+    if (this.disposed) throw new ExtensionError("TUNNEL_FAILED", "the extension is shutting down");
+    const pending = this.opening.get(instanceId);
+    if (pending) return pending;
+    const existing = this.tunnels.get(instanceId);
+    if (existing && existing.state !== "down" && existing.state !== "closed") return existing;
+    const tunnel = existing && existing.state === "down" ? existing : new InstanceTunnel(instanceId, this.d);
+    this.tunnels.set(instanceId, tunnel);
+    const p = tunnel
+      .open(signal)
+      .then(() => tunnel)
+      .finally(() => this.opening.delete(instanceId));
+    this.opening.set(instanceId, p);
+    return p;
+  }
+
+  async close(instanceId: string): Promise<void> {
+    const t = this.tunnels.get(instanceId);
+    this.tunnels.delete(instanceId);
+    await t?.close();
+  }
+
+  /** Closes tunnels whose instance is no longer running (released, reaped, interrupted). */
+  async closeAllExcept(runningIds: ReadonlySet<string>): Promise<void> {
+    await this.closeWhere((t) => !runningIds.has(t.instanceId));
+  }
+
+  /** Closes the tunnels the predicate picks, except those still opening. */
+  async closeWhere(pick: (t: InstanceTunnel) => boolean): Promise<void> {
+    const doomed = [...this.tunnels.values()].filter((t) => !this.opening.has(t.instanceId) && pick(t));
+    await Promise.all(doomed.map((t) => this.close(t.instanceId)));
+  }
+
+  get size(): number {
+    return this.tunnels.size;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await Promise.all([...this.tunnels.keys()].map((id) => this.close(id)));
+  }
+}
