@@ -82,22 +82,26 @@ e2eTest("e2e: welcome view, claim from the palette, release from the tree", { ti
       assert.match(await confirm.innerText(), new RegExp(`Release RStudio \\(rstudio, ${instanceId}\\)\\?`));
       await wb.shot("release-confirm");
       await confirm.getByRole("button", { name: "Release", exact: true }).click();
+      const releasedToast = wb.waitForNotification(/Released RStudio \(rstudio\)/, 20_000);
 
-      await waitFor("the row to leave the tree", async () => {
+      // The running row goes; the tree keeps the ended instance ("released (user)", greyed)
+      // as the backend lists ended instances for a day, so the user sees what happened.
+      const ended = await waitFor("the running row to leave the tree", async () => {
         const rows = await wb.treeRows();
-        if (rows.length) throw new Error(`rows: ${rows.map((r) => r.text).join(" | ")}`);
-        return true;
+        if (rows.some((r) => /running/.test(r.text))) return null;
+        return rows.find((r) => r.label.includes(instanceId));
       }, { timeoutMs: 30_000 });
-      await wb.waitForNotification(/Released RStudio \(rstudio\)/, 15_000);
-      await waitFor("the welcome content again", async () => /You have no RStudio instance yet/.test(await wb.welcomeText()), { timeoutMs: 15_000 });
+      assert.match(ended.text, /(released|terminated) \(user\)/);
+      await releasedToast;
       await wb.shot("released");
 
-      assert.deepEqual(await s.api.liveInstances(), [], "the backend lists no live instance");
-      const ended = await waitFor("the backend to terminate it", async () => {
+      const gone = await waitFor("the backend to terminate it", async () => {
         const i = await s.api.instance(instanceId);
         return i.state === "terminated" ? i : null;
       }, { timeoutMs: 30_000 });
-      assert.ok(ended.endedAt);
+      assert.equal(gone.stateReason, "user");
+      assert.ok(gone.endedAt);
+      assert.deepEqual(await s.api.liveInstances(), [], "the backend lists no live instance");
       await waitFor("the instance's process to end", () => !pids.some(isAlive), { timeoutMs: 15_000 });
       await waitFor("the tunnel port to close", async () => !(await portAccepts(proxyPort)), { timeoutMs: 15_000 });
       assert.ok(!(await wb.editorTabs()).some((tab) => /RStudio/.test(tab)), "the RStudio tab is closed");
