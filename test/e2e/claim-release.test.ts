@@ -6,11 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import { PLACEHOLDER_TEXT } from "./support/backend";
 import { e2eTest } from "./support/harness";
 import { isAlive, waitFor } from "./support/processes";
 import { Session } from "./support/session";
-
-export const PLACEHOLDER_TEXT = "This page stands in for RStudio Server";
 
 function portAccepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -37,6 +37,9 @@ export interface BackendOptions {
   logFile: string;
 }
 
+/** The heading of the placeholder page that stands in for RStudio (backend/providers/local/placeholder-app.ts). */
+export const PLACEHOLDER_TEXT = "This page stands in for RStudio Server";
+
 export const DEFAULT_PURPOSE: PurposeSpec = { name: "rstudio", description: "RStudio Server (e2e)", hourlyPrice: 0.42, idleTimeoutSeconds: 600, max: 2 };
 
 function purposesYaml(purposes: PurposeSpec[], maxInstances?: number): string {

@@ -150,7 +150,7 @@ export class Workbench {
   async frameWithText(text: string, timeoutMs = 30_000): Promise<Frame> {
     return waitFor(`a frame showing "${text}"`, async () => {
       for (const f of this.page.frames()) {
-        const body = await f.evaluate(() => document.body?.innerText ?? "").catch(() => "");
+        const body = await f.evaluate<string>("document.body ? document.body.innerText : ''").catch(() => "");
         if (body.includes(text)) return f;
       }
       return null;
