@@ -20,6 +20,8 @@ export interface SessionOptions {
   settings?: Record<string, unknown>;
   /** The token VS Code gets: the user's (default), a given string, or none. */
   token?: "user" | "none" | { value: string };
+  /** Extra environment for code-server (and so the extension host and what it spawns). */
+  vscodeEnv?: Record<string, string>;
   /** Leave the backend stopped (to see the extension with the backend down). */
   backendDown?: boolean;
 }
@@ -50,6 +52,7 @@ export class Session {
       session.vscode = await CodeServer.start({
         vsix,
         token: vsToken,
+        env: o.vscodeEnv,
         settings: { "rstudioPool.backendUrl": backend.url, "rstudioPool.heartbeatSeconds": 10, ...o.settings },
         logFile: path.join(dir, "code-server.log"),
       });
