@@ -118,9 +118,16 @@ export class Workbench {
     return out;
   }
 
-  /** Waits for a toast whose text matches; returns that text. */
+  /** Waits for a toast whose text matches; returns that text once its fade-in is over. */
   async waitForNotification(match: RegExp, timeoutMs = 30_000): Promise<string> {
-    return waitFor(`a notification matching ${match}`, async () => (await this.notifications()).find((n) => match.test(n)), { timeoutMs, intervalMs: 100 });
+    const text = await waitFor(`a notification matching ${match}`, async () => (await this.notifications()).find((n) => match.test(n)), { timeoutMs, intervalMs: 100 });
+    await sleep(400);
+    return text;
+  }
+
+  /** The whole text of the RStudio Pool view (welcome content, view message, rows). */
+  async viewText(): Promise<string> {
+    return (await this.page.locator(TREE_VIEW).innerText()).replace(/\s+/g, " ").trim();
   }
 
   /** Clicks a button of the toast whose text matches. */
