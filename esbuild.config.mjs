@@ -1,7 +1,7 @@
 // Bundles the extension (one CommonJS file for VS Code's extension host, `vscode` external) and
 // the backend (CLI + the placeholder app the local provider runs). `--watch` rebuilds on change.
 import * as esbuild from "esbuild";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 
 const watch = process.argv.includes("--watch");
 const production = process.argv.includes("--production");
@@ -41,6 +41,10 @@ const builds = [
   const entries = Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints);
   return entries.every((e) => existsSync(e));
 });
+
+// The EC2 instance bootstrap template is read at run time from beside the bundled backend.
+mkdirSync("dist/backend", { recursive: true });
+copyFileSync("backend/providers/ec2/user-data.sh", "dist/backend/user-data.sh");
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -51,7 +51,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const applied = await migrateToLatest(store);
   if (applied.length) log.info({ event: "migrated", migrations: applied, store: store.location }, "database migrated");
-  const provider = options.provider ?? (await createProvider(config));
+  const provider = options.provider ?? (await createProvider(config, log));
   const metrics = createMetrics({ defaultMetrics: true });
   const pool = new Pool({ config, store, provider, log, metrics, policies: options.policies, clock: options.clock });
   await pool.prepare();

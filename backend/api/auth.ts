@@ -32,11 +32,46 @@ export interface AuthedRequest extends Request {
   user?: TokenOwner;
 }
 
-export function requireUser(db: Kysely<Database>) {
+/**
+ * Remembers recent token lookups for a few seconds, so heartbeats (every minute from every open
+ * editor) do not each cost a database read. Only valid tokens are cached; a revocation takes
+ * effect everywhere within `ttlMs`.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, { owner: TokenOwner; until: number }>();
+
+  constructor(
+    private readonly ttlMs = 5000,
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(hash: string): TokenOwner | null {
+    const e = this.entries.get(hash);
+    if (!e) return null;
+    if (e.until < this.now()) {
+      this.entries.delete(hash);
+      return null;
+    }
+    return e.owner;
+  }
+
+  set(hash: string, owner: TokenOwner): void {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(hash, { owner, until: this.now() + this.ttlMs });
+  }
+}
+
+export function requireUser(db: Kysely<Database>, cache = new TokenCache()) {
   return async (req: AuthedRequest, _res: Response, next: NextFunction) => {
     const token = bearerOrApiKey(req);
     if (!token) throw new PoolError("UNAUTHORIZED", "Sign in: send \"Authorization: Bearer <token>\" (create a token with `rstudio-pool user add <userId>`).");
-    const owner = token.length <= 512 ? await userForTokenHash(db, hashToken(token)) : null;
+    let owner: TokenOwner | null = null;
+    if (token.length <= 512) {
+      const hash = hashToken(token);
+      owner = cache.get(hash) ?? (await userForTokenHash(db, hash));
+      if (owner) cache.set(hash, owner);
+    }
     if (!owner) throw new PoolError("UNAUTHORIZED", "The token is not valid (unknown or revoked). Ask an admin for a new one and sign in again.");
     req.user = owner;
     next();

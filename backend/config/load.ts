@@ -64,13 +64,14 @@ function purposeFromEnv(env: Env): PurposeConfig {
     max: intFromEnv(env, "MAX_INSTANCES", 10, 1),
     idleTimeoutSeconds: Math.max(1, Math.round(idleMs / 1000)),
   };
-  if (env.IMAGE_ID || env.IMAGE_TYPE || env.SECURITY_GROUP || env.INSTANCE_PROFILE || env.KEY_NAME) {
+  if (env.IMAGE_ID || env.IMAGE_TYPE || env.SECURITY_GROUP || env.INSTANCE_PROFILE || env.KEY_NAME || env.SUBNET_IDS) {
     raw.ec2 = {
       ...(env.IMAGE_ID ? { imageId: env.IMAGE_ID } : {}),
       ...(env.IMAGE_TYPE ? { instanceTypes: env.IMAGE_TYPE.split(",").map((s) => s.trim()) } : {}),
       ...(env.SECURITY_GROUP ? { securityGroupIds: env.SECURITY_GROUP.split(",").map((s) => s.trim()) } : {}),
       ...(env.INSTANCE_PROFILE ? { instanceProfile: env.INSTANCE_PROFILE } : {}),
       ...(env.KEY_NAME ? { keyName: env.KEY_NAME } : {}),
+      ...(env.SUBNET_IDS ? { subnetIds: env.SUBNET_IDS.split(",").map((s) => s.trim()) } : {}),
     };
   }
   const parsed = purposeSchema.safeParse(raw);
@@ -150,6 +151,12 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     }
     if (provider === "ec2" && p.ec2 && !p.ec2.imageId && !p.ec2.imageFilter) {
       throw new PoolError("INVALID_CONFIG", `Invalid configuration: purposes.${i}.ec2.imageId: give imageId or imageFilter`);
+    }
+    if (provider === "ec2" && p.ec2 && p.ec2.subnetIds.length === 0) {
+      throw new PoolError(
+        "INVALID_CONFIG",
+        `Invalid configuration: purposes.${i}.ec2.subnetIds: give at least one (private) subnet (or SUBNET_IDS); see docs/aws.md`,
+      );
     }
   }
 

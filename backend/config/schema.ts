@@ -37,6 +37,17 @@ export const ec2PurposeSchema = z
     instanceProfile: z.string().optional(),
     keyName: z.string().optional(),
     associatePublicIp: z.boolean().default(false),
+    /**
+     * IMDSv2 hop limit. 1 (default) keeps the instance role's credentials away from the
+     * RStudio container (its bridge network is one hop further); 2 lets containers reach IMDS.
+     */
+    metadataHopLimit: z.number().int().min(1).max(2).default(1),
+    /** KMS key for the encrypted root and home volumes; absent means the account's EBS default key. */
+    kmsKeyId: z.string().optional(),
+    /** RStudio's www-frame-origin: "any" lets it render inside an editor webview (it listens on 127.0.0.1 only). */
+    frameOrigin: z.string().default("any"),
+    /** Give each user a persistent home volume (one per availability zone). */
+    homeVolumes: z.boolean().default(true),
     rootVolumeGiB: z.number().int().min(8).max(16384).default(30),
     /** Size of each user's persistent home volume. */
     homeVolumeGiB: z.number().int().min(1).max(16384).default(20),

@@ -63,6 +63,7 @@ async function claimInTransaction(
   purpose: PurposeConfig,
   idleMs: number,
   actor: string,
+  zones: string[],
 ): Promise<ClaimOutcome> {
   const now = ctx.clock.now();
   await lockPurpose(trx, purpose.name, now);
@@ -72,7 +73,7 @@ async function claimInTransaction(
 
   await ctx.policies.checkClaimAllowed(userId, purpose, now);
 
-  const free = await findFreeRunning(trx, purpose.name);
+  const free = await findFreeRunning(trx, purpose.name, zones);
   if (free) {
     const deadline = now + idleMs;
     const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now };
@@ -109,8 +110,9 @@ async function claimInTransaction(
 export async function claimInstance(ctx: PoolContext, userId: string, purpose: PurposeConfig, actor = `user:${userId}`): Promise<ClaimOutcome> {
   const started = process.hrtime.bigint();
   const idleMs = await ctx.policies.idleTimeoutMs(userId, purpose, ctx.clock.now());
+  const zones = await preferredZones(ctx, userId, purpose);
   try {
-    const outcome = await ctx.db.transaction().execute((trx) => claimInTransaction(ctx, trx, userId, purpose, idleMs, actor));
+    const outcome = await ctx.db.transaction().execute((trx) => claimInTransaction(ctx, trx, userId, purpose, idleMs, actor, zones));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     ctx.metrics.claims.inc({ purpose: purpose.name, source: outcome.source });
     ctx.metrics.claimSeconds.observe({ purpose: purpose.name, source: outcome.source }, seconds);
@@ -121,5 +123,16 @@ export async function claimInstance(ctx: PoolContext, userId: string, purpose: P
   } catch (err) {
     if (err instanceof PoolError) ctx.metrics.claimsRefused.inc({ purpose: purpose.name, code: err.code });
     throw err;
+  }
+}
+
+/** Asked outside the transaction (it may call the provider's API); a failure only loses the preference. */
+async function preferredZones(ctx: PoolContext, userId: string, purpose: PurposeConfig): Promise<string[]> {
+  if (!ctx.provider.preferredZones) return [];
+  try {
+    return await ctx.provider.preferredZones(userId, purpose);
+  } catch (err) {
+    ctx.log.warn({ event: "preferred-zones-failed", userId, purpose: purpose.name, err: (err as Error).message }, "could not read the user's zones; any warm instance will do");
+    return [];
   }
 }

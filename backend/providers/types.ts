@@ -94,6 +94,12 @@ export interface Provider {
   /** Whether the user is still computing on it although nobody sent a heartbeat. */
   isBusy(ref: InstanceRef, purpose: PurposeConfig): Promise<boolean>;
 
+  /**
+   * Zones where the user's things are (their home volume), best first. A claim then prefers a
+   * warm instance in one of them, so the home can be attached. Optional: no preference.
+   */
+  preferredZones?(userId: string, purpose: PurposeConfig): Promise<string[]>;
+
   /** The price per hour of an instance of this purpose (for the purposes list). */
   priceOf(purpose: PurposeConfig): Promise<number | null>;
 

@@ -186,16 +186,21 @@ export async function listForUser(db: Db, userId: string, endedSince: number): P
   return rows.map(fromRow);
 }
 
-export async function findFreeRunning(db: Db, purpose: string): Promise<Instance | null> {
-  const r = await db
+/** The longest-running free instance of a purpose, in one of `zones` when such a one exists. */
+export async function findFreeRunning(db: Db, purpose: string, zones: string[] = []): Promise<Instance | null> {
+  const base = db
     .selectFrom("instances")
     .selectAll()
     .where("purpose", "=", purpose)
     .where("state", "=", "running")
     .where("owner_id", "is", null)
     .orderBy("running_at")
-    .limit(1)
-    .executeTakeFirst();
+    .limit(1);
+  if (zones.length) {
+    const inZone = await base.where("availability_zone", "in", zones).executeTakeFirst();
+    if (inZone) return fromRow(inZone);
+  }
+  const r = await base.executeTakeFirst();
   return r ? fromRow(r) : null;
 }
 

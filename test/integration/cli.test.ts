@@ -80,21 +80,21 @@ describe("rstudio-pool CLI and serve", () => {
   it("keeps a claimed local instance across a restart of the backend", async () => {
     const token = runCli(["user", "add", "carol"], env).stdout.trim();
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-    const claim = await (await fetch(`${server.url}/v1/claims`, { method: "POST", headers: auth, body: "{}" })).json();
+    const claim: any = await (await fetch(`${server.url}/v1/claims`, { method: "POST", headers: auth, body: "{}" })).json();
     const id = claim.instance.instanceId;
     let state = "";
     for (let i = 0; i < 100 && state !== "running"; i++) {
       await new Promise((r) => setTimeout(r, 200));
-      state = (await (await fetch(`${server.url}/v1/instances/${id}`, { headers: auth })).json()).instance.state;
+      state = ((await (await fetch(`${server.url}/v1/instances/${id}`, { headers: auth })).json()) as any).instance.state;
     }
     assert.equal(state, "running");
     await server.stop();
     server = await startServe(env);
-    const after = await (await fetch(`${server.url}/v1/instances`, { headers: auth })).json();
+    const after: any = await (await fetch(`${server.url}/v1/instances`, { headers: auth })).json();
     assert.equal(after.instances.length, 1);
     assert.equal(after.instances[0].instanceId, id);
     assert.equal(after.instances[0].state, "running");
-    const conn = await (await fetch(`${server.url}/v1/instances/${id}/connection`, { method: "POST", headers: auth, body: "{}" })).json();
+    const conn: any = await (await fetch(`${server.url}/v1/instances/${id}/connection`, { method: "POST", headers: auth, body: "{}" })).json();
     assert.equal(conn.kind, "direct");
     assert.match(await (await fetch(`http://${conn.host}:${conn.port}/`)).text(), /stands in for RStudio Server/);
   });

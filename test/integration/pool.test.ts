@@ -3,7 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { PoolError } from "../../backend/errors";
 import { Pool } from "../../backend/pool/service";
 import { listEvents } from "../../backend/store/events";
-import { getInstance, listAll } from "../../backend/store/instances";
+import { getInstance, listAll, updateInstance } from "../../backend/store/instances";
 import { aPurpose } from "../support/builders";
 import { InstantProvider } from "../support/instant-provider";
 import { makePool, settle } from "../support/pool";
@@ -247,6 +247,24 @@ for (const kind of STORE_KINDS) {
       assert.ok(provider.terminated.includes("rsp-00000000000000cc"), "unknown purpose: terminated");
       const fixes = (await listEvents(pool.db)).filter((e) => e.actor === "reconciler").map((e) => e.kind);
       assert.deepEqual(fixes.sort(), ["adopted", "orphan-terminated", "orphan-terminated"]);
+    });
+
+    it("prefers a warm instance in the zone of the user's home", async () => {
+      const { pool, provider, clock } = await fresh({ purposes: [aPurpose({ minFree: 2, max: 5 })] });
+      provider.zones = ["us-east-1a", "us-east-1b"];
+      await settle(pool);
+      const free = (await listAll(pool.db, { states: ["running"] })).sort((a, b) => a.launchedAt - b.launchedAt);
+      assert.deepEqual(new Set(free.map((f) => f.availabilityZone)), new Set(["us-east-1a", "us-east-1b"]));
+      const inB = free.find((f) => f.availabilityZone === "us-east-1b")!;
+      // Make the zone-B spare the newest, so without the preference the zone-A one would be taken.
+      clock.advance(1000);
+      await updateInstance(pool.db, inB.id, { runningAt: clock.now() });
+      provider.homeZones.set("olga", ["us-east-1b"]);
+      const { instance } = await pool.claim("olga");
+      assert.equal(instance.id, inB.id);
+      provider.homeZones.set("pat", ["eu-west-1a"]);
+      const other = await pool.claim("pat");
+      assert.equal(other.source, "warm", "no instance in the user's zone: any warm one still beats a launch");
     });
 
     it("hands a warm instance over to its user through the provider", async () => {

@@ -20,6 +20,7 @@ interface FakeInstance {
   stateReason: string | null;
   ownerId: string | null;
   launchedAt: number;
+  zone: string;
 }
 
 export class InstantProvider implements Provider {
@@ -33,6 +34,10 @@ export class InstantProvider implements Provider {
   private polls = new Map<string, number>();
   failNextLaunches: Array<PoolError | Error> = [];
   busy = new Set<string>();
+  /** Zones new instances are placed in, in turn. */
+  zones = ["us-east-1a"];
+  /** Where each user's home is (what preferredZones answers). */
+  homeZones = new Map<string, string[]>();
   /** Launches happen but answer only when the test says so (a launch "in flight"). */
   holdLaunches = false;
   private held: Array<() => void> = [];
@@ -55,6 +60,7 @@ export class InstantProvider implements Provider {
       stateReason: null,
       ownerId: req.ownerId,
       launchedAt: Date.now(),
+      zone: this.zones[this.seq % this.zones.length]!,
     };
     this.instances.set(inst.providerId, inst);
     // Held: the provider has launched, but its answer has not come back (yet).
@@ -69,7 +75,7 @@ export class InstantProvider implements Provider {
   }
 
   private result(i: FakeInstance, purpose: PurposeConfig): LaunchResult {
-    return { providerId: i.providerId, instanceType: "t3.large", market: "on-demand", availabilityZone: "us-east-1a", hourlyPrice: purpose.hourlyPrice ?? 0.0832 };
+    return { providerId: i.providerId, instanceType: "t3.large", market: "on-demand", availabilityZone: i.zone, hourlyPrice: purpose.hourlyPrice ?? 0.0832 };
   }
 
   private view(i: FakeInstance): ProviderInstance {
@@ -85,7 +91,7 @@ export class InstantProvider implements Provider {
       privateDnsName: `ip-10-0-0-${i.providerId.slice(-2)}.ec2.internal`,
       instanceType: "t3.large",
       market: "on-demand",
-      availabilityZone: "us-east-1a",
+      availabilityZone: i.zone,
       launchedAt: i.launchedAt,
     };
   }
@@ -131,6 +137,10 @@ export class InstantProvider implements Provider {
     return this.busy.has(ref.id);
   }
 
+  async preferredZones(userId: string): Promise<string[]> {
+    return this.homeZones.get(userId) ?? [];
+  }
+
   async priceOf(purpose: PurposeConfig): Promise<number | null> {
     return purpose.hourlyPrice ?? 0.0832;
   }
@@ -156,7 +166,7 @@ export class InstantProvider implements Provider {
   /** An instance carrying the pool's tag that the database does not know. */
   addStranger(poolName: string, purpose: string, instanceId = "rsp-00000000000000ff"): string {
     const providerId = `i-${(++this.seq).toString(16).padStart(17, "0")}`;
-    this.instances.set(providerId, { providerId, instanceId, purpose, poolName, state: "running", ready: true, interrupted: false, stateReason: null, ownerId: null, launchedAt: Date.now() });
+    this.instances.set(providerId, { providerId, instanceId, purpose, poolName, state: "running", ready: true, interrupted: false, stateReason: null, ownerId: null, launchedAt: Date.now(), zone: this.zones[0]! });
     return providerId;
   }
 }

@@ -79,26 +79,31 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
+/** Opens the first connection, migrates, and keeps every reopened connection for cleanup. */
+async function tracked(open: () => Store, dataDir: string, databaseUrl: string, dropDatabase: () => Promise<void>): Promise<TestStore> {
+  const store = open();
+  await migrateToLatest(store);
+  const all: Store[] = [store];
+  return {
+    store,
+    dataDir,
+    databaseUrl,
+    reopen: () => {
+      const s = open();
+      all.push(s);
+      return s;
+    },
+    cleanup: async () => {
+      for (const s of all) await s.close().catch(() => undefined);
+      await dropDatabase();
+    },
+  };
+}
+
 export async function createTestStore(kind: StoreKind): Promise<TestStore> {
   const dataDir = tempDir("pool-store-");
   if (kind === "sqlite") {
-    const open = () => openStore({ databaseUrl: null, dataDir });
-    const store = open();
-    await migrateToLatest(store);
-    const extra: Store[] = [];
-    return {
-      store,
-      dataDir,
-      databaseUrl: `sqlite:${path.join(dataDir, "pool.db")}`,
-      reopen: () => {
-        const s = open();
-        extra.push(s);
-        return s;
-      },
-      cleanup: async () => {
-        for (const s of [store, ...extra]) await s.close().catch(() => undefined);
-      },
-    };
+    return tracked(() => openStore({ databaseUrl: null, dataDir }), dataDir, `sqlite:${path.join(dataDir, "pool.db")}`, async () => undefined);
   }
   const base = postgresBaseUrl();
   if (!base) throw new Error(`PostgreSQL unavailable: ${pgProblem}`);
@@ -108,25 +113,10 @@ export async function createTestStore(kind: StoreKind): Promise<TestStore> {
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
   const url = base.replace(/\/[^/]*$/, `/${name}`);
-  const open = () => openStore({ databaseUrl: url, dataDir, poolSize: 20 });
-  const store = open();
-  await migrateToLatest(store);
-  const extra: Store[] = [];
-  return {
-    store,
-    dataDir,
-    databaseUrl: url,
-    reopen: () => {
-      const s = open();
-      extra.push(s);
-      return s;
-    },
-    cleanup: async () => {
-      for (const s of [store, ...extra]) await s.close().catch(() => undefined);
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return tracked(() => openStore({ databaseUrl: url, dataDir, poolSize: 20 }), dataDir, url, async () => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await c.end();
+  });
 }

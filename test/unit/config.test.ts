@@ -46,6 +46,7 @@ describe("configuration", () => {
       KEY_NAME: "ops",
       PORT: "9000",
       POOL_PROVIDER: "ec2",
+      SUBNET_IDS: "subnet-0a1,subnet-0b2",
     });
     const p = c.purposes[0]!;
     assert.equal(p.minFree, 2);
@@ -61,6 +62,7 @@ describe("configuration", () => {
     assert.deepEqual(p.ec2?.securityGroupIds, ["sg-0abc"]);
     assert.equal(p.ec2?.instanceProfile, "rstudio-instance");
     assert.equal(p.ec2?.keyName, "ops");
+    assert.deepEqual(p.ec2?.subnetIds, ["subnet-0a1", "subnet-0b2"]);
   });
 
   it("reads purposes from YAML", () => {
@@ -101,6 +103,7 @@ purposes:
     rejects({ POOL_DATABASE_URL: "mysql://x" }, /POOL_DATABASE_URL/);
     rejects({ MIN_FREE_INSTANCES: "5", MAX_INSTANCES: "2" }, /minFree: 5 is more than max 2/);
     rejects({ POOL_PROVIDER: "ec2" }, /purposes\.0\.ec2: required with POOL_PROVIDER=ec2/);
+    rejects({ POOL_PROVIDER: "ec2", IMAGE_ID: "ami-0123456789abcdef0" }, /purposes\.0\.ec2\.subnetIds: give at least one/);
     rejects({ POOL_CONFIG: "/nonexistent/pool.yaml" }, /POOL_CONFIG: cannot read/);
     rejects({ POOL_CONFIG: yamlFile("purposes: [") }, /not valid YAML/);
     rejects({ POOL_CONFIG: yamlFile("purposes: []") }, /purposes: /);

@@ -64,6 +64,13 @@ export function init(dialect: Dialect): Migration {
         .where(sql.ref("owner_id"), "is not", null)
         .execute();
       await db.schema.createIndex("instances_state").on("instances").columns(["state", "purpose"]).execute();
+      // Claims take the longest-running free instance of a purpose: this index answers that at once.
+      await db.schema
+        .createIndex("instances_free")
+        .on("instances")
+        .columns(["purpose", "state", "running_at"])
+        .where(sql.ref("owner_id"), "is", null)
+        .execute();
       await db.schema.createIndex("instances_provider_id").on("instances").column("provider_id").execute();
       await db.schema.createIndex("instances_last_owner").on("instances").column("last_owner_id").execute();
 

@@ -1,0 +1,74 @@
+/**
+ * SSM actions of the fake server, in SSM's JSON 1.1 protocol (X-Amz-Target: AmazonSSM.<Action>,
+ * JSON bodies, errors as {"__type": code, "message": ...} with HTTP 400).
+ */
+import { randomBytes } from "node:crypto";
+import type { FakeWorld } from "./fake-world";
+import { AwsFault } from "./wire";
+
+export { AwsFault as SsmFault };
+
+type Body = Record<string, unknown>;
+
+function describeInstanceInformation(world: FakeWorld, b: Body): unknown {
+  const filters = (b.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [];
+  const idFilter = filters.find((f) => f.Key === "InstanceIds");
+  if (idFilter && idFilter.Values.length > 50) throw new AwsFault("InvalidInstanceInformationFilterValue", "InstanceIds filter takes at most 50 values");
+  const list = [...world.instances.values()]
+    .filter((i) => (!idFilter || idFilter.Values.includes(i.id)) && (i.ssmOnline || i.state === "running" || i.state === "stopped"))
+    .filter((i) => i.state !== "pending")
+    .map((i) => ({ InstanceId: i.id, PingStatus: i.ssmOnline ? "Online" : "ConnectionLost", LastPingDateTime: Date.now() / 1000, AgentVersion: "3.3.0.0", PlatformType: "Linux", ResourceType: "EC2Instance" }));
+  return { InstanceInformationList: list };
+}
+
+function sendCommand(world: FakeWorld, b: Body): unknown {
+  const ids = (b.InstanceIds as string[]) ?? [];
+  if (b.DocumentName !== "AWS-RunShellScript") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
+  const id = ids[0]!;
+  const inst = world.instances.get(id);
+  if (!inst || !inst.ssmOnline) throw new AwsFault("InvalidInstanceId", "Instances [[" + id + "]] not in a valid state for account 123456789012");
+  const commands = ((b.Parameters as Record<string, string[]>)?.commands ?? []) as string[];
+  const commandId = randomBytes(16).toString("hex").replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, "$1-$2-$3-$4-$5");
+  const result = world.commandHandler(id, commands, world);
+  world.commands.set(commandId, { commandId, instanceId: id, commands, status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", polls: 0 });
+  return { Command: { CommandId: commandId, DocumentName: b.DocumentName, InstanceIds: ids, Status: "Pending", Parameters: b.Parameters } };
+}
+
+function getCommandInvocation(world: FakeWorld, b: Body): unknown {
+  const c = world.commands.get(String(b.CommandId));
+  if (!c || c.instanceId !== b.InstanceId) throw new AwsFault("InvocationDoesNotExist", "");
+  c.polls++;
+  // The first poll sees it still running, like the real service usually does.
+  const status = c.polls === 1 ? "InProgress" : c.status;
+  return {
+    CommandId: c.commandId,
+    InstanceId: c.instanceId,
+    DocumentName: "AWS-RunShellScript",
+    Status: status,
+    StatusDetails: status,
+    ResponseCode: status === "Success" ? 0 : status === "InProgress" ? -1 : 1,
+    StandardOutputContent: status === "InProgress" ? "" : c.stdout,
+    StandardErrorContent: status === "InProgress" ? "" : c.stderr,
+  };
+}
+
+function startSession(world: FakeWorld, b: Body): unknown {
+  const target = String(b.Target);
+  const inst = world.instances.get(target);
+  if (!inst || !inst.ssmOnline) throw new AwsFault("TargetNotConnected", `${target} is not connected.`);
+  if (b.DocumentName !== "AWS-StartPortForwardingSession") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
+  const sessionId = `rstudio-pool-${randomBytes(8).toString("hex")}`;
+  world.sessions.push({ sessionId, target, documentName: String(b.DocumentName), parameters: (b.Parameters as Record<string, string[]>) ?? {}, reason: (b.Reason as string) ?? null });
+  return {
+    SessionId: sessionId,
+    StreamUrl: `wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/${sessionId}?role=publish_subscribe`,
+    TokenValue: `fake-token-${randomBytes(12).toString("hex")}`,
+  };
+}
+
+export const SSM_ACTIONS: Record<string, (world: FakeWorld, b: Body) => unknown> = {
+  DescribeInstanceInformation: describeInstanceInformation,
+  SendCommand: sendCommand,
+  GetCommandInvocation: getCommandInvocation,
+  StartSession: startSession,
+};
