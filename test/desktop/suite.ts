@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import * as vscode from "vscode";
 import type { InstancesResponse } from "../../backend/api/contract";
 import { COMMAND_IDS, VIEW_CONTAINER_ID } from "../../extension/command-ids";
+import { waitFor } from "../e2e/support/processes";
 
 const backendUrl = process.env.E2E_BACKEND_URL ?? "";
 const token = process.env.RSTUDIO_POOL_TOKEN ?? "";
@@ -17,16 +18,6 @@ async function myInstances(): Promise<InstancesResponse["instances"]> {
   const res = await fetch(`${backendUrl}/v1/instances`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(res.status, 200);
   return ((await res.json()) as InstancesResponse).instances;
-}
-
-async function poll<T>(what: string, check: () => Promise<T | null | undefined>, timeoutMs = 60_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const cases: [string, () => Promise<void>][] = [
@@ -47,7 +38,7 @@ const cases: [string, () => Promise<void>][] = [
   ["Claim RStudio claims an instance at the running backend", async () => {
     assert.deepEqual((await myInstances()).filter((i) => i.state === "running"), []);
     await vscode.commands.executeCommand("rstudioPool.claim");
-    const running = await poll("a running instance", async () => (await myInstances()).find((i) => i.state === "running"));
+    const running = await waitFor("a running instance", async () => (await myInstances()).find((i) => i.state === "running"), { timeoutMs: 60_000 });
     assert.equal(running.ownerId, "desktop-user");
   }],
 ];
