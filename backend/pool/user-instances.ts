@@ -20,7 +20,10 @@ function notFound(id: string): PoolError {
 export async function getOwnedInstance(ctx: PoolContext, userId: string, id: string): Promise<Instance> {
   const inst = await getInstance(ctx.db, id);
   if (!inst) throw notFound(id);
-  const visibleEnded = inst.ownerId === null && inst.lastOwnerId === userId && inst.endedAt !== null && inst.endedAt >= ctx.clock.now() - ENDED_VISIBLE_MS;
+  const visibleEnded =
+    inst.ownerId === null &&
+    inst.lastOwnerId === userId &&
+    (inst.state === "releasing" || (inst.endedAt !== null && inst.endedAt >= ctx.clock.now() - ENDED_VISIBLE_MS));
   if (inst.ownerId !== userId && !visibleEnded) throw notFound(id);
   return inst;
 }

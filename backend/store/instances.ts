@@ -178,7 +178,8 @@ export async function listForUser(db: Db, userId: string, endedSince: number): P
     .where((eb) =>
       eb.or([
         eb("owner_id", "=", userId),
-        eb.and([eb("last_owner_id", "=", userId), eb("ended_at", ">=", endedSince)]),
+        // Released and still terminating, or ended recently: the user sees what happened to it.
+        eb.and([eb("last_owner_id", "=", userId), eb.or([eb("state", "=", "releasing"), eb("ended_at", ">=", endedSince)])]),
       ]),
     )
     .orderBy("launched_at", "desc")

@@ -72,8 +72,12 @@ e2eTest("e2e: welcome view, claim from the palette, release from the tree", { ti
 
       // The running row goes; the tree keeps the ended instance ("released (user)", greyed)
       // as the backend lists ended instances for a day, so the user sees what happened.
-      const ended = (await wb.treeRows()).find((r) => r.label.includes(instanceId));
-      assert.ok(ended, "the tree still lists the ended instance");
+      // The tree redraws after the release answer comes back: wait for the row to show it ended.
+      const ended = await waitFor(
+        "the tree to show the ended instance",
+        async () => (await wb.treeRows()).find((r) => r.label.includes(instanceId!) && /(released|terminated) \(user\)/.test(r.text)),
+        { timeoutMs: 20_000 },
+      );
       assert.match(ended.text, /(released|terminated) \(user\)/);
       await releasedToast;
       await wb.shot("released");

@@ -117,6 +117,9 @@ for (const kind of STORE_KINDS) {
       const rel = await request(app).delete(`/v1/instances/${id}`).set(as("alice"));
       assert.equal(rel.status, 200);
       assert.equal(rel.body.instance.state, "releasing");
+      const releasing = await request(app).get("/v1/instances").set(as("alice"));
+      assert.deepEqual(releasing.body.instances.map((i: { state: string }) => i.state), ["releasing"], "still listed while it terminates");
+      assert.equal((await request(app).get(`/v1/instances/${id}`).set(as("alice"))).body.instance.state, "releasing");
       await settle(fx.pool);
       const gone = await request(app).get(`/v1/instances/${id}`).set(as("alice"));
       assert.equal(gone.body.instance.state, "terminated");
