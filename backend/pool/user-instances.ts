@@ -33,14 +33,24 @@ export async function listUserInstances(ctx: PoolContext, userId: string): Promi
 }
 
 export async function heartbeat(ctx: PoolContext, userId: string, id: string): Promise<{ idleDeadline: number }> {
+  const now = ctx.clock.now();
+  const guard = { states: SERVING_STATES, ownerId: userId };
+  // Heartbeats are the hottest path: with a single purpose the deadline is known without reading
+  // the row, so one guarded UPDATE does it; the row is read only to explain a refusal.
+  const only = ctx.config.purposes.length === 1 ? ctx.config.purposes[0]! : null;
+  if (only) {
+    const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, only, now));
+    if (await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, guard)) {
+      ctx.metrics.heartbeats.inc();
+      return { idleDeadline };
+    }
+  }
   const inst = await getOwnedInstance(ctx, userId, id);
   if (!(SERVING_STATES as string[]).includes(inst.state) || inst.ownerId !== userId) {
     throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; claim a new one.`);
   }
-  const now = ctx.clock.now();
-  const idleMs = await ctx.policies.idleTimeoutMs(userId, purposeOf(ctx, inst.purpose), now);
-  const idleDeadline = now + idleMs;
-  const ok = await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, { states: SERVING_STATES, ownerId: userId });
+  const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, purposeOf(ctx, inst.purpose), now));
+  const ok = await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, guard);
   if (!ok) throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" was released meanwhile; claim a new one.`);
   ctx.metrics.heartbeats.inc();
   return { idleDeadline };
