@@ -6,7 +6,7 @@
 import type { ConnectionResponse } from "../api/contract";
 import { PoolError } from "../errors";
 import { recordEvent } from "../store/events";
-import { getInstance, listForUser, SERVING_STATES, updateInstance, type Instance } from "../store/instances";
+import { getForUser, getInstance, listForUser, SERVING_STATES, updateInstance, type Instance } from "../store/instances";
 import { purposeOf, type PoolContext } from "./context";
 import { toRef } from "./refs";
 
@@ -18,13 +18,8 @@ function notFound(id: string): PoolError {
 }
 
 export async function getOwnedInstance(ctx: PoolContext, userId: string, id: string): Promise<Instance> {
-  const inst = await getInstance(ctx.db, id);
+  const inst = await getForUser(ctx.db, userId, id, ctx.clock.now() - ENDED_VISIBLE_MS);
   if (!inst) throw notFound(id);
-  const visibleEnded =
-    inst.ownerId === null &&
-    inst.lastOwnerId === userId &&
-    (inst.state === "releasing" || (inst.endedAt !== null && inst.endedAt >= ctx.clock.now() - ENDED_VISIBLE_MS));
-  if (inst.ownerId !== userId && !visibleEnded) throw notFound(id);
   return inst;
 }
 

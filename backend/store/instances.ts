@@ -1,5 +1,5 @@
 /** The instances table: the pool's source of truth for every instance it has launched. */
-import type { Kysely, Selectable, Updateable } from "kysely";
+import type { ExpressionBuilder, Kysely, Selectable, Updateable } from "kysely";
 import type { InstanceState } from "../api/contract";
 import type { Database, InstancesTable } from "./schema";
 
@@ -170,21 +170,27 @@ export async function findServingByOwner(db: Db, ownerId: string, purpose: strin
   return r ? fromRow(r) : null;
 }
 
-/** A user's instances: those they hold, and those that ended under them since `endedSince`. */
+/**
+ * What a user may see: the instances they hold, and those last held by them that are still
+ * terminating or ended since `endedSince` (so they can see what happened to them).
+ */
+function visibleTo(userId: string, endedSince: number) {
+  return (eb: ExpressionBuilder<Database, "instances">) =>
+    eb.or([
+      eb("owner_id", "=", userId),
+      eb.and([eb("last_owner_id", "=", userId), eb.or([eb("state", "=", "releasing"), eb("ended_at", ">=", endedSince)])]),
+    ]);
+}
+
 export async function listForUser(db: Db, userId: string, endedSince: number): Promise<Instance[]> {
-  const rows = await db
-    .selectFrom("instances")
-    .selectAll()
-    .where((eb) =>
-      eb.or([
-        eb("owner_id", "=", userId),
-        // Released and still terminating, or ended recently: the user sees what happened to it.
-        eb.and([eb("last_owner_id", "=", userId), eb.or([eb("state", "=", "releasing"), eb("ended_at", ">=", endedSince)])]),
-      ]),
-    )
-    .orderBy("launched_at", "desc")
-    .execute();
+  const rows = await db.selectFrom("instances").selectAll().where(visibleTo(userId, endedSince)).orderBy("launched_at", "desc").execute();
   return rows.map(fromRow);
+}
+
+/** One instance, if the user may see it (see `visibleTo`); null otherwise, whoever else has it. */
+export async function getForUser(db: Db, userId: string, id: string, endedSince: number): Promise<Instance | null> {
+  const r = await db.selectFrom("instances").selectAll().where("id", "=", id).where(visibleTo(userId, endedSince)).executeTakeFirst();
+  return r ? fromRow(r) : null;
 }
 
 /** The longest-running free instance of a purpose, in one of `zones` when such a one exists. */
