@@ -4,7 +4,7 @@
  * creates the admin user. Shutting down stops the loop and closes the store; instances keep
  * running, and the next start finds them again.
  */
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { Logger } from "pino";
 import { AddressInfo } from "node:net";
 import { createApp } from "./api/app";
@@ -66,7 +66,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     say(`  npm run --silent pool -- user token ${ADMIN_USER}      (or: rstudio-pool user token ${ADMIN_USER})`);
   }
 
-  const app = createApp({
+  const handler = createApp({
     pool,
     costs: new LedgerCostService(store.db, config, clock),
     log,
@@ -74,7 +74,8 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     extraV1: [adminCostsRouter(store.db, config, clock)],
   });
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+    const s = createServer(handler);
+    s.listen(config.port, config.host, () => resolve(s));
     s.once("error", reject);
   });
   server.keepAliveTimeout = 65_000;

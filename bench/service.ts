@@ -4,13 +4,16 @@
  * only the service itself is measured. Prints JSON lines and a Markdown table.
  *   node --import tsx bench/service.ts [--claims 2000] [--concurrency 16] [--heartbeat-seconds 5]
  */
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { createApp } from "../backend/api/app";
 import { silentLogger } from "../backend/log";
+import { createCostPolicies } from "../backend/cost/policies";
 import { LedgerCostService } from "../backend/cost/service";
+import { createMetrics } from "../backend/pool/metrics";
 import { Pool } from "../backend/pool/service";
 import { hashToken, insertToken, insertUser } from "../backend/store/users";
 import { aConfig, aPurpose } from "../test/support/builders";
@@ -51,7 +54,8 @@ export interface ServiceResult {
 async function benchStore(kind: StoreKind): Promise<ServiceResult> {
   const ts = await createTestStore(kind);
   const config = aConfig({ dataDir: ts.dataDir, purposes: [aPurpose({ minFree: CLAIMS, max: CLAIMS * 2 })], tickMs: 60_000 });
-  const pool = new Pool({ config, store: ts.store, provider: new InstantProvider() });
+  // The same policies and metrics as `rstudio-pool serve`.
+  const pool = new Pool({ config, store: ts.store, provider: new InstantProvider(), policies: createCostPolicies(ts.store.db, config), metrics: createMetrics({ defaultMetrics: true }) });
   await pool.prepare();
   // Fill the warm pool: every claim below finds a free running instance.
   for (let i = 0; i < 4; i++) {
@@ -67,7 +71,7 @@ async function benchStore(kind: StoreKind): Promise<ServiceResult> {
     tokens.push(token);
   }
   const app = createApp({ pool, costs: new LedgerCostService(pool.db, pool.config, pool.ctx.clock), log: silentLogger() });
-  const server = app.listen(0, "127.0.0.1");
+  const server = createServer(app).listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
@@ -100,8 +104,9 @@ async function benchStore(kind: StoreKind): Promise<ServiceResult> {
 }
 
 export async function benchService(): Promise<ServiceResult[]> {
-  const kinds: StoreKind[] = postgresBaseUrl() ? ["sqlite", "postgres"] : ["sqlite"];
-  if (kinds.length === 1) process.stderr.write("!!! PostgreSQL not available: benchmarking SQLite only\n");
+  const only = process.argv.includes("--sqlite-only");
+  const kinds: StoreKind[] = !only && postgresBaseUrl() ? ["sqlite", "postgres"] : ["sqlite"];
+  if (kinds.length === 1 && !only) process.stderr.write("!!! PostgreSQL not available: benchmarking SQLite only\n");
   const results: ServiceResult[] = [];
   for (const kind of kinds) results.push(await benchStore(kind));
   return results;

@@ -3,14 +3,18 @@
  * protocol, with one JSON body parser (64 KB limit) and one error middleware. Request logs
  * carry method, route, status and duration; never headers or bodies.
  */
+import type { RequestListener } from "node:http";
 import express, { type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { PoolError } from "../errors";
 import type { CostService } from "../pool/costs";
 import type { Pool } from "../pool/service";
 import { countsByState } from "../store/stats";
+import { TokenCache } from "./auth";
 import { errorMiddleware, notFoundHandler } from "./errors";
+import { heartbeatFastPath } from "./heartbeat-fast-path";
 import { openApiDocument } from "./openapi";
+import { observeRequest } from "./request-log";
 import { legacyRouter } from "./routes/legacy";
 import { v1Router } from "./routes/v1";
 
@@ -32,7 +36,34 @@ function requireJsonWhenBody(req: Request, _res: Response, next: NextFunction): 
   next();
 }
 
-export function createApp(deps: AppDeps): express.Express {
+/**
+ * The route template a request matched ("/v1/instances/:id"), for metrics. Express restores
+ * `req.baseUrl` when an error leaves a router, so the mount point is remembered on the way in.
+ */
+function routeLabel(req: Request, res: Response): string {
+  if (!req.route?.path) return "unmatched";
+  return `${req.baseUrl || (res.locals.mount as string | undefined) || ""}${req.route.path}`;
+}
+
+function rememberMount(req: Request, res: Response, next: NextFunction): void {
+  res.locals.mount = req.baseUrl;
+  next();
+}
+
+/**
+ * The backend's HTTP request handler: the heartbeat fast path first, then the Express app.
+ * It is a plain Node request listener (`http.createServer(createApp(deps))`).
+ */
+export function createApp(deps: AppDeps): RequestListener {
+  const tokens = new TokenCache();
+  const fast = heartbeatFastPath({ pool: deps.pool, log: deps.log, tokens });
+  const app = expressApp(deps, tokens);
+  return (req, res) => {
+    if (!fast(req, res)) app(req, res);
+  };
+}
+
+function expressApp(deps: AppDeps, tokens: TokenCache): express.Express {
   const { pool, log } = deps;
   const app = express();
   app.disable("x-powered-by");
@@ -40,14 +71,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.set("trust proxy", false);
 
   app.use((req, res, next) => {
-    const started = process.hrtime.bigint();
-    res.on("finish", () => {
-      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : "unmatched";
-      pool.ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      if (route === "/healthz" || route === "/metrics") return;
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.debug({ event: "http", method: req.method, route, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, "request");
-    });
+    observeRequest(pool.ctx.metrics, log, req, res, () => routeLabel(req, res), process.hrtime.bigint());
     next();
   });
 
@@ -70,8 +94,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use(requireJsonWhenBody);
   app.use(express.json({ limit: "64kb", strict: true, type: ["application/json", "application/*+json"] }));
+  app.use("/v1", rememberMount);
   for (const r of deps.extraV1 ?? []) app.use("/v1", r);
-  app.use("/v1", v1Router(pool, deps.costs));
+  app.use("/v1", v1Router(pool, deps.costs, tokens));
   app.use(legacyRouter(pool));
   app.use(notFoundHandler);
   app.use(errorMiddleware(log));

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import request from "supertest";
-import type { Express } from "express";
+import type { RequestListener } from "node:http";
 import { createApp } from "../../backend/api/app";
+import { TokenCache } from "../../backend/api/auth";
+import { heartbeatFastPath } from "../../backend/api/heartbeat-fast-path";
 import { LedgerCostService } from "../../backend/cost/service";
 import { silentLogger } from "../../backend/log";
 import { listAll } from "../../backend/store/instances";
@@ -18,7 +20,7 @@ for (const kind of STORE_KINDS) {
   describe(`HTTP API on ${kind}`, { skip: skipFor(kind) }, () => {
     let ts: TestStore;
     let fx: PoolFixture;
-    let app: Express;
+    let app: RequestListener;
     const tokens: Record<string, string> = {};
 
     before(async () => {
@@ -167,6 +169,50 @@ for (const kind of STORE_KINDS) {
         const bobs = await request(app).get("/v1/instances").set(as("bob"));
         assert.deepEqual(bobs.body.instances, []);
       });
+    });
+
+    it("answers heartbeats on the fast path exactly as the Express route does", async () => {
+      const claim = await request(app).post("/v1/claims").set(as("alice")).send({});
+      const id = claim.body.instance.instanceId as string;
+      await settle(fx.pool);
+      // Proves which path served what: this server answers 599 for whatever the fast path leaves.
+      const fast = heartbeatFastPath({ pool: fx.pool, log: silentLogger(), tokens: new TokenCache() });
+      const fastOnly: RequestListener = (req, res) => {
+        if (!fast(req, res)) res.writeHead(599).end();
+      };
+      const cases: Array<[string, Record<string, string>]> = [
+        [id, as("alice")],
+        [id, as("bob")],
+        [id, {}],
+        [id, { authorization: "Bearer rsp_not-a-real-token" }],
+        [id, { authorization: "Basic abc" }],
+        ["rsp-0000000000000000", as("alice")],
+        ["not-an-instance-id", as("alice")],
+      ];
+      const viaFast = [];
+      const viaExpress = [];
+      for (const [target, headers] of cases) {
+        const url = `/v1/instances/${target}/heartbeat`;
+        const f = await request(fastOnly).post(url).set(headers);
+        assert.notEqual(f.status, 599, `the fast path serves ${url}`);
+        viaFast.push([f.status, f.headers["content-type"], f.body]);
+        // A JSON body sends the same request through the Express route instead.
+        const e = await request(app).post(url).set(headers).send({});
+        viaExpress.push([e.status, e.headers["content-type"], e.body]);
+      }
+      assert.deepEqual(viaFast, viaExpress);
+      assert.deepEqual(viaFast.map((r) => r[0]), [200, 404, 401, 401, 401, 404, 404]);
+      assert.equal((await request(fastOnly).post(`/v1/instances/${id}/heartbeat?x=1`).set(as("alice"))).status, 599, "a query string goes to Express");
+      assert.equal((await request(fastOnly).post(`/v1/instances/${id}/heartbeat`).set(as("alice")).send({})).status, 599, "a body goes to Express");
+      assert.equal((await request(fastOnly).get(`/v1/instances/${id}/heartbeat`).set(as("alice"))).status, 599, "only POST");
+
+      await request(app).delete(`/v1/instances/${id}`).set(as("alice"));
+      const gone = await request(fastOnly).post(`/v1/instances/${id}/heartbeat`).set(as("alice"));
+      assert.deepEqual([gone.status, gone.body.error.code], [409, "INSTANCE_NOT_RUNNING"]);
+
+      const metrics = (await request(app).get("/metrics")).text;
+      assert.match(metrics, /rstudio_pool_http_requests_total\{method="POST",route="\/v1\/instances\/:id\/heartbeat",status="200"\} 2/);
+      assert.match(metrics, /rstudio_pool_http_requests_total\{method="POST",route="\/v1\/instances\/:id\/heartbeat",status="404"\} 6/, "both paths count under one route");
     });
 
     it("answers 503 POOL_EXHAUSTED when the pool is full", async () => {

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { PoolError } from "../../errors";
 import type { Pool } from "../../pool/service";
 import { INSTANCE_ID_PATTERN } from "../../pool/ids";
-import { requireUser, type AuthedRequest } from "../auth";
+import { requireUser, TokenCache, type AuthedRequest } from "../auth";
 import type {
   ClaimResponse,
   ConnectionResponse,
@@ -30,9 +30,9 @@ function instanceId(req: AuthedRequest): string {
   return id;
 }
 
-export function v1Router(pool: Pool, costs: CostService): Router {
+export function v1Router(pool: Pool, costs: CostService, tokens = new TokenCache()): Router {
   const r = Router();
-  r.use(requireUser(pool.db));
+  r.use(requireUser(pool.db, tokens));
   const user = (req: AuthedRequest) => req.user!.userId;
 
   r.get("/me", (req: AuthedRequest, res: Response<MeResponse>) => {
