@@ -30,6 +30,13 @@ export interface SimOptions {
   serviceLevel: number;
   /** Ticks at least this often (simulated), so the warm target follows the clock. */
   tickEverySeconds: number;
+  /**
+   * How often (simulated) the reconciler compares the pool with the provider. The simulated
+   * provider never loses, adds or changes an instance behind the pool's back, so the
+   * reconciler finds nothing to fix and its interval cannot change a figure (a test checks
+   * this); a longer one than the server's 30 s only saves wall time.
+   */
+  reconcileEverySeconds: number;
 }
 
 export const DEFAULT_SIM: Omit<SimOptions, "policy"> = {
@@ -38,6 +45,7 @@ export const DEFAULT_SIM: Omit<SimOptions, "policy"> = {
   idleTimeoutSeconds: 3600,
   serviceLevel: 0.95,
   tickEverySeconds: 300,
+  reconcileEverySeconds: 900,
 };
 
 export interface SimResult {
@@ -105,7 +113,12 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
       hourlyPrice: options.hourlyPrice,
     }),
   );
-  const config: PoolConfig = baseConfig({ purposes, warmPolicy: options.policy.kind === "adaptive" ? "adaptive" : "static", serviceLevel: options.serviceLevel });
+  const config: PoolConfig = baseConfig({
+    purposes,
+    warmPolicy: options.policy.kind === "adaptive" ? "adaptive" : "static",
+    serviceLevel: options.serviceLevel,
+    reconcileMs: options.reconcileEverySeconds * 1000,
+  });
   const store = openStore({ databaseUrl: "sqlite::memory:", dataDir: "/nonexistent" });
   await migrateToLatest(store);
   const provider = new SimProvider({ clock, bootMs, hourlyPrice: options.hourlyPrice, poolName: config.poolName, onLaunch: (at) => queue.push(at, { kind: "tick" }) });

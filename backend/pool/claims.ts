@@ -45,6 +45,7 @@ export function newLaunchRow(ctx: PoolContext, purpose: PurposeConfig, now: numb
     availabilityZone: null,
     privateDns: null,
     details: {},
+    handedOverTo: null,
     launchAttempts: 0,
     nextAttemptAt: now,
     launchedAt: now,

@@ -52,7 +52,7 @@ export async function heartbeat(ctx: PoolContext, userId: string, id: string): P
 }
 
 /** Releases a held instance: it leaves the user at once and is terminated by the lifecycle loop. */
-export async function releaseInstance(ctx: PoolContext, instance: Instance, reason: string, actor: string): Promise<boolean> {
+export async function releaseInstance(ctx: PoolContext, instance: Pick<Instance, "id" | "ownerId" | "purpose">, reason: string, actor: string): Promise<boolean> {
   const now = ctx.clock.now();
   const released = await ctx.db.transaction().execute(async (trx) => {
     const ok = await updateInstance(

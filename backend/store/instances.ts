@@ -1,5 +1,5 @@
 /** The instances table: the pool's source of truth for every instance it has launched. */
-import type { ExpressionBuilder, Kysely, Selectable, Updateable } from "kysely";
+import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Updateable } from "kysely";
 import type { InstanceState } from "../api/contract";
 import type { Database, InstancesTable } from "./schema";
 
@@ -24,6 +24,7 @@ export interface Instance {
   availabilityZone: string | null;
   privateDns: string | null;
   details: Record<string, unknown>;
+  handedOverTo: string | null;
   launchAttempts: number;
   nextAttemptAt: number;
   launchedAt: number;
@@ -56,6 +57,7 @@ export function fromRow(r: Row): Instance {
     availabilityZone: r.availability_zone,
     privateDns: r.private_dns,
     details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : {},
+    handedOverTo: r.handed_over_to ?? null,
     launchAttempts: num(r.launch_attempts),
     nextAttemptAt: num(r.next_attempt_at),
     launchedAt: num(r.launched_at),
@@ -84,6 +86,7 @@ function toUpdate(patch: InstancePatch): Updateable<InstancesTable> {
     hourlyPrice: "hourly_price",
     availabilityZone: "availability_zone",
     privateDns: "private_dns",
+    handedOverTo: "handed_over_to",
     launchAttempts: "launch_attempts",
     nextAttemptAt: "next_attempt_at",
     launchedAt: "launched_at",
@@ -123,6 +126,7 @@ export async function insertInstance(db: Db, i: Instance): Promise<void> {
       availability_zone: i.availabilityZone,
       private_dns: i.privateDns,
       details: JSON.stringify(i.details),
+      handed_over_to: i.handedOverTo,
       launch_attempts: i.launchAttempts,
       next_attempt_at: i.nextAttemptAt,
       launched_at: i.launchedAt,
@@ -238,15 +242,59 @@ export async function findInStates(db: Db, states: InstanceState[], f: InstanceF
   return (await q.orderBy("launched_at").execute()).map(fromRow);
 }
 
-/**
- * Running, assigned instances whose hand-over to their owner is not recorded yet
- * (details.assignedTo differs from owner_id). Reads two narrow columns of the assigned rows
- * and the full row only of those that need the hand-over.
- */
+/** Running, assigned instances not yet set up for their owner by the provider. */
 export async function findPendingHandOvers(db: Db): Promise<Instance[]> {
-  const rows = await db.selectFrom("instances").select(["id", "owner_id", "details"]).where("state", "=", "running").where("owner_id", "is not", null).execute();
-  const pending = rows.filter((r) => (JSON.parse(r.details || "{}") as { assignedTo?: unknown }).assignedTo !== r.owner_id).map((r) => r.id);
-  return pending.length ? listByIds(db, pending, []) : [];
+  const rows = await db
+    .selectFrom("instances")
+    .selectAll()
+    .where("state", "=", "running")
+    .where("owner_id", "is not", null)
+    .where((eb) => eb.or([eb("handed_over_to", "is", null), eb("handed_over_to", "!=", eb.ref("owner_id"))]))
+    .execute();
+  return rows.map(fromRow);
+}
+
+/** What the live rows of one purpose in one state add up to (see surveyLive). */
+export interface LiveGroup {
+  purpose: string;
+  state: InstanceState;
+  count: number;
+  /** Rows without an owner. */
+  free: number;
+  /** Rows with an owner that the provider has not set up for them yet. */
+  pendingHandOvers: number;
+  /** The earliest idle deadline of the rows with an owner. */
+  nextIdleDeadline: number | null;
+  oldestLaunchedAt: number | null;
+}
+
+/**
+ * One aggregate read of every live row, grouped by purpose and state: the lifecycle loop reads
+ * it at the start of a tick to skip the steps that have nothing to do.
+ */
+export async function surveyLive(db: Db): Promise<LiveGroup[]> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["purpose", "state"])
+    .select(({ fn }) => [
+      fn.countAll<number>().as("n"),
+      sql<number>`sum(case when owner_id is null then 1 else 0 end)`.as("free"),
+      sql<number>`sum(case when owner_id is not null and (handed_over_to is null or handed_over_to <> owner_id) then 1 else 0 end)`.as("pending"),
+      sql<number | null>`min(case when owner_id is not null then idle_deadline end)`.as("next_idle"),
+      fn.min<number>("launched_at").as("oldest"),
+    ])
+    .where("state", "in", LIVE_STATES)
+    .groupBy(["purpose", "state"])
+    .execute();
+  return rows.map((r) => ({
+    purpose: r.purpose,
+    state: r.state as InstanceState,
+    count: Number(r.n),
+    free: Number(r.free),
+    pendingHandOvers: Number(r.pending),
+    nextIdleDeadline: numOrNull(r.next_idle),
+    oldestLaunchedAt: numOrNull(r.oldest),
+  }));
 }
 
 export interface PurposeCounts {
@@ -277,6 +325,31 @@ export async function countLive(db: Db, purpose?: string): Promise<number> {
   let q = db.selectFrom("instances").select(({ fn }) => fn.countAll<number>().as("n")).where("state", "in", LIVE_STATES);
   if (purpose) q = q.where("purpose", "=", purpose);
   const r = await q.executeTakeFirstOrThrow();
+  return Number(r.n);
+}
+
+/** The free running instances of a purpose, most recently started first: candidates to scale down. */
+export async function listSpareRunning(db: Db, purpose: string): Promise<Array<Pick<Instance, "id" | "purpose" | "ownerId" | "runningAt">>> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["id", "running_at"])
+    .where("purpose", "=", purpose)
+    .where("state", "=", "running")
+    .where("owner_id", "is", null)
+    .orderBy("running_at", "desc")
+    .execute();
+  return rows.map((r) => ({ id: r.id, purpose, ownerId: null, runningAt: numOrNull(r.running_at) }));
+}
+
+/** Unassigned instances of a purpose that are starting or running (the warm spares). */
+export async function countFree(db: Db, purpose: string): Promise<number> {
+  const r = await db
+    .selectFrom("instances")
+    .select(({ fn }) => fn.countAll<number>().as("n"))
+    .where("state", "in", SERVING_STATES)
+    .where("purpose", "=", purpose)
+    .where("owner_id", "is", null)
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 

@@ -3,25 +3,38 @@
  * Migrations are imported statically so they survive bundling; add a new timestamped file and
  * list it here, never edit one that has shipped.
  */
-import { Migrator, type Migration, type MigrationProvider } from "kysely";
+import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
 import type { Store } from "./db";
 import { init } from "./migrations/20261123_0001_init";
 import { spotPrices } from "./migrations/20261124_0002_spot_prices";
+import { handOverAndLiveIndex } from "./migrations/20261125_0003_hand_over_and_live_index";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
     "20261123_0001_init": init(store.dialect),
     "20261124_0002_spot_prices": spotPrices(),
+    "20261125_0003_hand_over_and_live_index": handOverAndLiveIndex(),
   };
 }
 
-export async function migrateToLatest(store: Store): Promise<string[]> {
+function migrator(store: Store): Migrator {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(store) };
-  const migrator = new Migrator({ db: store.db, provider });
-  const { error, results } = await migrator.migrateToLatest();
+  return new Migrator({ db: store.db, provider });
+}
+
+function outcome(store: Store, { error, results }: MigrationResultSet): string[] {
   if (error) {
     const failed = results?.find((r) => r.status === "Error");
     throw new Error(`Failed to migrate ${store.location}${failed ? ` at ${failed.migrationName}` : ""}: ${(error as Error).message ?? error}`);
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+export async function migrateToLatest(store: Store): Promise<string[]> {
+  return outcome(store, await migrator(store).migrateToLatest());
+}
+
+/** Migrates up (or down) to the named migration: upgrade tests start from an older schema. */
+export async function migrateTo(store: Store, name: string): Promise<string[]> {
+  return outcome(store, await migrator(store).migrateTo(name));
 }

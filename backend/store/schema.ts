@@ -44,6 +44,8 @@ export interface InstancesTable {
   availability_zone: string | null;
   private_dns: string | null;
   details: string;
+  /** Whom the provider has set the instance up for (owner tag, home volume); differs from owner_id while a hand-over is pending. */
+  handed_over_to: string | null;
   launch_attempts: number;
   next_attempt_at: number;
   launched_at: number;

@@ -83,6 +83,37 @@ for (const kind of STORE_KINDS) {
       assert.equal(rows.filter((r) => r.ownerId === null).length, 2);
     });
 
+    it("finishes in one tick the work one step leaves for the next (reap, scale down, terminate)", async () => {
+      const { pool, clock, provider } = await fresh({ purposes: [aPurpose({ idleTimeoutSeconds: 60, minFree: 2 })] });
+      await settle(pool);
+      const { instance } = await pool.claim("ida");
+      await settle(pool);
+      clock.advance(61_000);
+      await pool.loop.tick();
+      const reaped = (await getInstance(pool.db, instance.id))!;
+      assert.deepEqual([reaped.state, reaped.stateReason], ["terminated", "idle"], "reaped and terminated by the same tick");
+      assert.ok(provider.terminated.includes(instance.id));
+
+      pool.config.purposes[0]!.minFree = 0;
+      await pool.loop.tick();
+      const spares = await listAll(pool.db, { states: ["launching", "booting", "running", "releasing"] });
+      assert.deepEqual(spares, [], "spares scaled down and terminated by the same tick");
+    });
+
+    it("leaves the provider alone on a tick with nothing to do", async () => {
+      const { pool, provider } = await fresh({ purposes: [aPurpose({ idleTimeoutSeconds: 600, minFree: 1 })] });
+      await pool.claim("jo");
+      await settle(pool);
+      const before = { describe: provider.describeCalls.length, launch: provider.launchCalls.length, terminated: provider.terminated.length, assigned: provider.assigned.length };
+      await pool.loop.tick();
+      await pool.loop.tick();
+      assert.deepEqual(
+        { describe: provider.describeCalls.length, launch: provider.launchCalls.length, terminated: provider.terminated.length, assigned: provider.assigned.length },
+        before,
+      );
+      assert.equal((await listAll(pool.db, { states: ["running"] })).length, 2, "jo's instance and one spare");
+    });
+
     it("gives 200 concurrent users 200 distinct instances", async () => {
       const { pool } = await fresh({ purposes: [aPurpose({ max: 300 })] });
       const users = Array.from({ length: 200 }, (_, i) => `user-${i}`);

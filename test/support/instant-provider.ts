@@ -27,6 +27,8 @@ export class InstantProvider implements Provider {
   readonly kind = "instant";
   readonly instances = new Map<string, FakeInstance>();
   readonly launchCalls: string[] = [];
+  /** Every describe() call, with the ids asked about. */
+  readonly describeCalls: string[][] = [];
   readonly terminated: string[] = [];
   readonly assigned: Array<{ instanceId: string; userId: string }> = [];
   /** Instances need this many describe() calls before they are ready (0: ready at once). */
@@ -101,6 +103,7 @@ export class InstantProvider implements Provider {
   }
 
   async describe(ids: string[]): Promise<ProviderInstance[]> {
+    this.describeCalls.push([...ids]);
     const out: ProviderInstance[] = [];
     for (const id of ids) {
       const i = this.instances.get(id);

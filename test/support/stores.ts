@@ -80,9 +80,9 @@ export interface TestStore {
 }
 
 /** Opens the first connection, migrates, and keeps every reopened connection for cleanup. */
-async function tracked(open: () => Store, dataDir: string, databaseUrl: string, dropDatabase: () => Promise<void>): Promise<TestStore> {
+async function tracked(open: () => Store, dataDir: string, databaseUrl: string, dropDatabase: () => Promise<void>, migrate: Migrate): Promise<TestStore> {
   const store = open();
-  await migrateToLatest(store);
+  await migrate(store);
   const all: Store[] = [store];
   return {
     store,
@@ -100,10 +100,13 @@ async function tracked(open: () => Store, dataDir: string, databaseUrl: string, 
   };
 }
 
-export async function createTestStore(kind: StoreKind): Promise<TestStore> {
+type Migrate = (store: Store) => Promise<unknown>;
+
+/** A new, empty database of that kind, migrated to the latest schema unless `migrate` says otherwise. */
+export async function createTestStore(kind: StoreKind, migrate: Migrate = migrateToLatest): Promise<TestStore> {
   const dataDir = tempDir("pool-store-");
   if (kind === "sqlite") {
-    return tracked(() => openStore({ databaseUrl: null, dataDir }), dataDir, `sqlite:${path.join(dataDir, "pool.db")}`, async () => undefined);
+    return tracked(() => openStore({ databaseUrl: null, dataDir }), dataDir, `sqlite:${path.join(dataDir, "pool.db")}`, async () => undefined, migrate);
   }
   const base = postgresBaseUrl();
   if (!base) throw new Error(`PostgreSQL unavailable: ${pgProblem}`);
@@ -118,5 +121,5 @@ export async function createTestStore(kind: StoreKind): Promise<TestStore> {
     await c.connect();
     await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await c.end();
-  });
+  }, migrate);
 }

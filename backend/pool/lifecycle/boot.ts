@@ -7,9 +7,11 @@ import { recordEvent } from "../../store/events";
 import { listInStates, updateInstance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 
-export async function watchBooting(ctx: PoolContext): Promise<void> {
+/** Moves booting instances on; returns how many changed state. */
+export async function watchBooting(ctx: PoolContext): Promise<number> {
+  let changed = 0;
   const booting = (await listInStates(ctx.db, ["booting"])).filter((i) => i.providerId);
-  if (booting.length === 0) return;
+  if (booting.length === 0) return 0;
   const seen = new Map((await ctx.provider.describe(booting.map((i) => i.providerId!))).map((p) => [p.providerId, p]));
   for (const inst of booting) {
     const now = ctx.clock.now();
@@ -29,6 +31,7 @@ export async function watchBooting(ctx: PoolContext): Promise<void> {
         { states: ["booting"] },
       );
       if (ok) {
+        changed++;
         await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "running", actor: "lifecycle", details: { bootMs: now - inst.launchedAt } });
         ctx.log.info({ event: "running", instanceId: inst.id, bootMs: now - inst.launchedAt }, "instance running");
       }
@@ -43,6 +46,7 @@ export async function watchBooting(ctx: PoolContext): Promise<void> {
         { states: ["booting"] },
       );
       if (ok) {
+        changed++;
         await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: state, reason: p.stateReason ?? "ended while booting", actor: "lifecycle" });
         ctx.metrics.fixes.inc({ kind: state });
         ctx.log.warn({ event: state, instanceId: inst.id, reason: p.stateReason }, "instance ended while booting");
@@ -58,9 +62,11 @@ export async function watchBooting(ctx: PoolContext): Promise<void> {
         { states: ["booting"] },
       );
       if (ok) {
+        changed++;
         await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "boot-timeout", reason: `not ready after ${purpose.bootTimeoutSeconds}s`, actor: "lifecycle" });
         ctx.log.warn({ event: "boot-timeout", instanceId: inst.id }, "instance did not become ready in time");
       }
     }
   }
+  return changed;
 }

@@ -51,7 +51,7 @@ export class Launcher {
     try {
       const result = await ctx.provider.launch({ instanceId: row.id, purpose, poolName: ctx.config.poolName, ownerId: row.ownerId });
       const now = ctx.clock.now();
-      const details = { ...row.details, ...(result.details ?? {}), ...(row.ownerId ? { assignedTo: row.ownerId } : {}) };
+      const details = { ...row.details, ...(result.details ?? {}) };
       const ok = await updateInstance(
         ctx.db,
         row.id,
@@ -63,6 +63,8 @@ export class Launcher {
           hourlyPrice: result.hourlyPrice ?? purpose.hourlyPrice ?? null,
           availabilityZone: result.availabilityZone,
           details,
+          // Launched for its owner: the provider has set it up for them already.
+          handedOverTo: row.ownerId ?? undefined,
           launchAttempts: attempt,
           updatedAt: now,
         },

@@ -3,9 +3,11 @@
  * lease in the database). Each tick reads the database and the provider and fixes what
  * differs: launches, boots, hand-overs, idle reaping, lifetime limits, terminations, the warm
  * pool, and every `reconcileMs` a full comparison with the provider. Timers only decide when
- * the next tick runs; what is due is always read from the database.
+ * the next tick runs; what is due is always read from the database (one aggregate read
+ * first, then only the steps that have work).
  */
 import { randomBytes } from "node:crypto";
+import { surveyLive } from "../../store/instances";
 import { releaseLease, tryAcquireLease } from "../../store/leases";
 import type { PoolContext } from "../context";
 import { completeAssignments } from "./assign";
@@ -14,6 +16,7 @@ import { Launcher } from "./launch";
 import { expireOld, reapIdle } from "./reap";
 import { reconcile } from "./reconcile";
 import { terminateReleasing } from "./terminate";
+import { planTick } from "./plan";
 import { balanceWarmPool } from "./warm";
 
 const LEASE = "lifecycle";
@@ -85,27 +88,63 @@ export class LifecycleLoop {
     const leaseMs = Math.max(10_000, ctx.config.tickMs * 5);
     if (!(await tryAcquireLease(ctx.db, LEASE, this.holder, ctx.clock.now(), leaseMs))) return;
     const inFlight = (id: string) => this.launcher.isInFlight(id);
-    const steps: Array<[string, () => Promise<unknown>]> = [
-      ["reconcile", async () => {
-        if (forceReconcile || ctx.clock.now() - this.lastReconcile >= ctx.config.reconcileMs) {
-          await reconcile(ctx, inFlight);
-          this.lastReconcile = ctx.clock.now();
+    const shortestLifetimeMs = Math.min(...ctx.config.purposes.map((p) => p.maxLifetimeSeconds)) * 1000;
+    // The plan says which steps have work, as the rows stood when the tick began; a step that
+    // changes rows adds the work it leaves for the steps after it.
+    const plan = planTick(await surveyLive(ctx.db), ctx.clock.now(), shortestLifetimeMs);
+    let knownFree: Map<string, number> | undefined = plan.freeByPurpose;
+    let launchWarm = false;
+    const everything = () => {
+      plan.launch = plan.boot = plan.assign = plan.reap = plan.expire = plan.terminate = launchWarm = true;
+      knownFree = undefined;
+    };
+    const steps: Array<[string, () => boolean, () => Promise<void>]> = [
+      ["reconcile", () => forceReconcile || ctx.clock.now() - this.lastReconcile >= ctx.config.reconcileMs, async () => {
+        const r = await reconcile(ctx, inFlight);
+        this.lastReconcile = ctx.clock.now();
+        if (r.lost + r.interrupted + r.recovered + r.adopted + r.orphansTerminated > 0) everything();
+      }],
+      ["launch", () => plan.launch, async () => {
+        await this.launcher.startDue();
+      }],
+      ["boot", () => plan.boot, async () => {
+        // Running now: a spare claimed while booting needs its hand-over; lost or timed out:
+        // fewer spares, and one to terminate.
+        if ((await watchBooting(ctx)) > 0) {
+          plan.assign = plan.terminate = true;
+          knownFree = undefined;
         }
       }],
-      ["launch", () => this.launcher.startDue()],
-      ["boot", () => watchBooting(ctx)],
-      ["assign", () => completeAssignments(ctx)],
-      ["reap", () => reapIdle(ctx)],
-      ["expire", () => expireOld(ctx)],
-      ["warm", () => balanceWarmPool(ctx)],
-      ["launch-warm", () => this.launcher.startDue()],
-      ["terminate", () => terminateReleasing(ctx, inFlight)],
+      ["assign", () => plan.assign, async () => {
+        await completeAssignments(ctx);
+      }],
+      ["reap", () => plan.reap, async () => {
+        if ((await reapIdle(ctx)) > 0) plan.terminate = true;
+      }],
+      ["expire", () => plan.expire, async () => {
+        if ((await expireOld(ctx)) > 0) plan.terminate = true;
+      }],
+      ["warm", () => true, async () => {
+        for (const c of await balanceWarmPool(ctx, knownFree)) {
+          if (c.launched) launchWarm = true;
+          if (c.scaledDown) plan.terminate = true;
+        }
+      }],
+      ["launch-warm", () => launchWarm, async () => {
+        await this.launcher.startDue();
+      }],
+      ["terminate", () => plan.terminate, async () => {
+        await terminateReleasing(ctx, inFlight);
+      }],
     ];
-    for (const [name, step] of steps) {
+    for (const [name, due, step] of steps) {
+      if (!due()) continue;
       try {
         await step();
       } catch (err) {
-        // One failing step (say the provider is unreachable) must not stop the others.
+        // One failing step (say the provider is unreachable) must not stop the others, and
+        // since what it did is unknown, they all run.
+        everything();
         ctx.log.error({ event: "step-failed", step: name, err: (err as Error).message }, `lifecycle step ${name} failed`);
       }
     }

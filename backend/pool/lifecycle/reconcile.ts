@@ -110,6 +110,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
         availabilityZone: p.availabilityZone,
         privateDns: p.privateDnsName,
         details: {},
+        handedOverTo: null,
         launchAttempts: 1,
         nextAttemptAt: now,
         launchedAt: p.launchedAt ?? now,

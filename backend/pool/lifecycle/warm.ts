@@ -4,7 +4,7 @@
  * maximum. New rows are inserted under the same locks claims take, so the limits hold.
  */
 import { recordEvent } from "../../store/events";
-import { countLive, findInStates, insertInstance, lockPurpose, POOL_LOCK } from "../../store/instances";
+import { countFree, countLive, insertInstance, listSpareRunning, lockPurpose, POOL_LOCK } from "../../store/instances";
 import { newLaunchRow } from "../claims";
 import type { PoolContext } from "../context";
 import { releaseInstance } from "../user-instances";
@@ -15,37 +15,45 @@ export interface WarmChange {
   scaledDown: number;
 }
 
-export async function balanceWarmPool(ctx: PoolContext): Promise<WarmChange[]> {
+/**
+ * `knownFree`: free instances per purpose as the tick read them (a purpose not listed has
+ * none); without it each purpose is counted here.
+ */
+export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, number>): Promise<WarmChange[]> {
   const changes: WarmChange[] = [];
   for (const purpose of ctx.config.purposes) {
     const now = ctx.clock.now();
     const target = Math.min(purpose.max, Math.max(0, Math.floor(await ctx.policies.warmTarget(purpose, now))));
-    const launched = await ctx.db.transaction().execute(async (trx) => {
-      await lockPurpose(trx, purpose.name, now);
-      const free = await findInStates(trx, ["launching", "booting", "running"], { purpose: purpose.name, free: true });
-      if (free.length >= target) return 0;
-      await lockPurpose(trx, POOL_LOCK, now);
-      const roomPurpose = purpose.max - (await countLive(trx, purpose.name));
-      const roomPool = ctx.config.maxInstances - (await countLive(trx));
-      const n = Math.max(0, Math.min(target - free.length, roomPurpose, roomPool));
-      for (let k = 0; k < n; k++) {
-        const row = newLaunchRow(ctx, purpose, now, null, null);
-        await insertInstance(trx, row);
-        await recordEvent(trx, { at: now, instanceId: row.id, userId: null, purpose: purpose.name, kind: "launch-requested", reason: "warm-pool", actor: "warm-pool", details: { target } });
-      }
-      return n;
-    });
-
+    const free = knownFree ? (knownFree.get(purpose.name) ?? 0) : await countFree(ctx.db, purpose.name);
+    let launched = 0;
     let scaledDown = 0;
-    const freeAll = await findInStates(ctx.db, ["launching", "booting", "running"], { purpose: purpose.name, free: true });
-    const freeRunning = freeAll.filter((i) => i.state === "running");
-    let excess = freeAll.length - target;
-    // Scale down the most recently started first: the ones running longest have proven healthy.
-    for (const inst of freeRunning.sort((a, b) => (b.runningAt ?? 0) - (a.runningAt ?? 0))) {
-      if (excess <= 0) break;
-      if (await releaseInstance(ctx, inst, "scale-down", "warm-pool")) {
-        scaledDown++;
-        excess--;
+    if (free < target) {
+      launched = await ctx.db.transaction().execute(async (trx) => {
+        // Counted again under the lock: a claim may have taken a spare since.
+        await lockPurpose(trx, purpose.name, now);
+        const freeNow = await countFree(trx, purpose.name);
+        if (freeNow >= target) return 0;
+        await lockPurpose(trx, POOL_LOCK, now);
+        const roomPurpose = purpose.max - (await countLive(trx, purpose.name));
+        const roomPool = ctx.config.maxInstances - (await countLive(trx));
+        const n = Math.max(0, Math.min(target - freeNow, roomPurpose, roomPool));
+        for (let k = 0; k < n; k++) {
+          const row = newLaunchRow(ctx, purpose, now, null, null);
+          await insertInstance(trx, row);
+          await recordEvent(trx, { at: now, instanceId: row.id, userId: null, purpose: purpose.name, kind: "launch-requested", reason: "warm-pool", actor: "warm-pool", details: { target } });
+        }
+        return n;
+      });
+    } else if (free > target) {
+      // Scale down the most recently started first: the ones running longest have proven
+      // healthy. Spares still starting are left to finish.
+      let excess = free - target;
+      for (const inst of await listSpareRunning(ctx.db, purpose.name)) {
+        if (excess <= 0) break;
+        if (await releaseInstance(ctx, inst, "scale-down", "warm-pool")) {
+          scaledDown++;
+          excess--;
+        }
       }
     }
     if (launched || scaledDown) {

@@ -40,3 +40,10 @@ test("static:0 serves nobody warm; a big static pool serves everyone warm; adapt
     assert.ok(Math.abs(r.totalCost - hours * DEFAULT_SIM.hourlyPrice) < 0.05, `cost ${r.totalCost} vs ${hours} h`);
   }
 });
+
+test("the reconciler's interval changes no figure: the simulated provider never drifts from the pool", async () => {
+  const { wallSeconds: _a, ...server } = await simulate(rows, { ...DEFAULT_SIM, policy: { kind: "adaptive" }, reconcileEverySeconds: 30 });
+  const { wallSeconds: _b, ...sim } = await simulate(rows, { ...DEFAULT_SIM, policy: { kind: "adaptive" } });
+  assert.ok(DEFAULT_SIM.reconcileEverySeconds > 30);
+  assert.deepEqual(sim, server);
+});

@@ -97,7 +97,7 @@ test("a warm instance is handed to a user: Owner tag, home attached and mounted 
   assert.equal(claim.source, "warm");
   assert.equal(claim.instance.id, warmRow.id);
   fake.world.calls.length = 0;
-  await tickUntil(pool, async () => (await getInstance(pool.db, claim.instance.id))!.details.assignedTo === "bob");
+  await tickUntil(pool, async () => (await getInstance(pool.db, claim.instance.id))!.handedOverTo === "bob");
   const inst = fake.world.instances.get(warmRow.provider_id!)!;
   assert.equal(inst.tags.Owner, "bob");
   const home = [...fake.world.volumes.values()].find((v) => v.tags.Owner === "bob" && v.tags.Role === "home")!;
