@@ -118,6 +118,8 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
     warmPolicy: options.policy.kind === "adaptive" ? "adaptive" : "static",
     serviceLevel: options.serviceLevel,
     reconcileMs: options.reconcileEverySeconds * 1000,
+    // The loop's period: here the simulated one (it sets how long the loop's lease lasts).
+    tickMs: options.tickEverySeconds * 1000,
   });
   const store = openStore({ databaseUrl: "sqlite::memory:", dataDir: "/nonexistent" });
   await migrateToLatest(store);

@@ -6,6 +6,7 @@
  */
 import type { Kysely } from "kysely";
 import type { PurposeConfig } from "../config/schema";
+import { prepare } from "../store/prepared";
 import type { Database } from "../store/schema";
 import { ClaimHistory, DEFAULT_FORECAST, forecastWarmTarget, type ForecastParams, type WarmForecast } from "./forecast";
 
@@ -17,6 +18,13 @@ export interface AdaptiveOptions {
 }
 
 const BOOT_SAMPLES = 50;
+
+const claimsAndBoots = (db: Kysely<Database>) =>
+  db.selectFrom("events").select(["id", "at", "purpose", "kind", "details"]).where("kind", "in", ["assigned", "running"]);
+// `at` bounds the index range (events_kind_at); `id` drops the ones already seen.
+const newClaimsAndBoots = prepare((db: Kysely<Database>, since: number, afterId: number) =>
+  claimsAndBoots(db).where("at", ">=", since).where("id", ">", afterId).orderBy("id"),
+);
 
 export class AdaptiveWarmPolicy {
   private readonly histories = new Map<string, ClaimHistory>();
@@ -54,17 +62,16 @@ export class AdaptiveWarmPolicy {
 
   /** Reads claims (`assigned`) and boots (`running`) newer than the last event seen. */
   private async refresh(now: number): Promise<void> {
-    let q = this.db.selectFrom("events").select(["id", "at", "purpose", "kind", "details"]).where("kind", "in", ["assigned", "running"]);
+    let events;
     if (!this.loaded) {
       const first = await this.db.selectFrom("events").select((eb) => eb.fn.min("at").as("at")).executeTakeFirst();
       this.since = first?.at === null || first?.at === undefined ? now : Math.min(now, Number(first.at));
-      q = q.where("at", ">=", now - (this.params.weeksBack * 7 + 1) * 86_400_000);
+      events = await claimsAndBoots(this.db).where("at", ">=", now - (this.params.weeksBack * 7 + 1) * 86_400_000).orderBy("id").execute();
       this.loaded = true;
     } else {
-      // `at` bounds the index range (events_kind_at); `id` drops the ones already seen.
-      q = q.where("at", ">=", this.lastEventAt).where("id", ">", this.lastEventId);
+      events = (await newClaimsAndBoots(this.db, this.lastEventAt, this.lastEventId)).rows;
     }
-    for (const e of await q.orderBy("id").execute()) {
+    for (const e of events) {
       this.lastEventId = Math.max(this.lastEventId, Number(e.id));
       this.lastEventAt = Math.max(this.lastEventAt, Number(e.at));
       if (!e.purpose) continue;

@@ -1,5 +1,6 @@
 /** The history: every launch, assignment, release, reap, loss and fix, with who, when and why. */
 import type { Kysely } from "kysely";
+import { prepare } from "./prepared";
 import type { Database } from "./schema";
 
 export type EventKind =
@@ -36,20 +37,13 @@ export interface EventRow extends NewEvent {
   id: number;
 }
 
+const insertEvent = prepare(
+  (db: Kysely<Database>, at: number, instanceId: string | null, userId: string | null, purpose: string | null, kind: string, reason: string | null, actor: string, details: string | null) =>
+    db.insertInto("events").values({ at, instance_id: instanceId, user_id: userId, purpose, kind, reason, actor, details }),
+);
+
 export async function recordEvent(db: Kysely<Database>, e: NewEvent): Promise<void> {
-  await db
-    .insertInto("events")
-    .values({
-      at: e.at,
-      instance_id: e.instanceId,
-      user_id: e.userId,
-      purpose: e.purpose,
-      kind: e.kind,
-      reason: e.reason ?? null,
-      actor: e.actor,
-      details: e.details ? JSON.stringify(e.details) : null,
-    })
-    .execute();
+  await insertEvent(db, e.at, e.instanceId, e.userId, e.purpose, e.kind, e.reason ?? null, e.actor, e.details ? JSON.stringify(e.details) : null);
 }
 
 export async function listEvents(

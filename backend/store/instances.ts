@@ -1,6 +1,7 @@
 /** The instances table: the pool's source of truth for every instance it has launched. */
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Updateable } from "kysely";
 import type { InstanceState } from "../api/contract";
+import { prepare, prepareByShape } from "./prepared";
 import type { Database, InstancesTable } from "./schema";
 
 /** States that hold (or will hold) a machine: they count against `max`. */
@@ -108,35 +109,43 @@ function toUpdate(patch: InstancePatch): Updateable<InstancesTable> {
   return out;
 }
 
+const INSERT_COLUMNS = [
+  "id", "purpose", "provider", "provider_id", "state", "state_reason", "owner_id", "last_owner_id", "instance_type", "market",
+  "hourly_price", "availability_zone", "private_dns", "details", "handed_over_to", "launch_attempts", "next_attempt_at",
+  "launched_at", "running_at", "assigned_at", "idle_deadline", "ended_at", "updated_at",
+] as const;
+
+const insert = prepare((db: Db, ...values: unknown[]) =>
+  db.insertInto("instances").values(Object.fromEntries(INSERT_COLUMNS.map((c, k) => [c, values[k]])) as unknown as InstancesTable),
+);
+
 export async function insertInstance(db: Db, i: Instance): Promise<void> {
-  await db
-    .insertInto("instances")
-    .values({
-      id: i.id,
-      purpose: i.purpose,
-      provider: i.provider,
-      provider_id: i.providerId,
-      state: i.state,
-      state_reason: i.stateReason,
-      owner_id: i.ownerId,
-      last_owner_id: i.lastOwnerId,
-      instance_type: i.instanceType,
-      market: i.market,
-      hourly_price: i.hourlyPrice,
-      availability_zone: i.availabilityZone,
-      private_dns: i.privateDns,
-      details: JSON.stringify(i.details),
-      handed_over_to: i.handedOverTo,
-      launch_attempts: i.launchAttempts,
-      next_attempt_at: i.nextAttemptAt,
-      launched_at: i.launchedAt,
-      running_at: i.runningAt,
-      assigned_at: i.assignedAt,
-      idle_deadline: i.idleDeadline,
-      ended_at: i.endedAt,
-      updated_at: i.updatedAt,
-    })
-    .execute();
+  const row: InstancesTable = {
+    id: i.id,
+    purpose: i.purpose,
+    provider: i.provider,
+    provider_id: i.providerId,
+    state: i.state,
+    state_reason: i.stateReason,
+    owner_id: i.ownerId,
+    last_owner_id: i.lastOwnerId,
+    instance_type: i.instanceType,
+    market: i.market,
+    hourly_price: i.hourlyPrice,
+    availability_zone: i.availabilityZone,
+    private_dns: i.privateDns,
+    details: JSON.stringify(i.details),
+    handed_over_to: i.handedOverTo,
+    launch_attempts: i.launchAttempts,
+    next_attempt_at: i.nextAttemptAt,
+    launched_at: i.launchedAt,
+    running_at: i.runningAt,
+    assigned_at: i.assignedAt,
+    idle_deadline: i.idleDeadline,
+    ended_at: i.endedAt,
+    updated_at: i.updatedAt,
+  };
+  await insert(db, ...INSERT_COLUMNS.map((c) => row[c]));
 }
 
 export interface UpdateGuard {
@@ -149,28 +158,41 @@ export interface UpdateGuard {
  * request racing on the same row cannot both win. Returns whether the row was changed.
  */
 export async function updateInstance(db: Db, id: string, patch: InstancePatch, guard: UpdateGuard = {}): Promise<boolean> {
-  let q = db.updateTable("instances").set(toUpdate(patch)).where("id", "=", id);
-  if (guard.states) q = q.where("state", "in", guard.states);
-  if (guard.ownerId !== undefined) {
-    q = guard.ownerId === null ? q.where("owner_id", "is", null) : q.where("owner_id", "=", guard.ownerId);
-  }
-  const res = await q.executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  const set = toUpdate(patch) as Record<string, unknown>;
+  const columns = Object.keys(set);
+  const owner = guard.ownerId === undefined ? "any" : guard.ownerId === null ? "none" : "is";
+  const args = [...columns.map((c) => set[c]), id, ...(owner === "is" ? [guard.ownerId] : [])];
+  const res = await guardedUpdate({ columns, states: guard.states, owner })(db, ...args);
+  return Number(res.numAffectedRows ?? 0) > 0;
 }
 
+/** One prepared UPDATE per set of columns and kind of guard. */
+const guardedUpdate = prepareByShape(
+  (s: { columns: string[]; states?: InstanceState[]; owner: "any" | "none" | "is" }) => `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}`,
+  (s) =>
+    (db: Db, ...args: unknown[]) => {
+      const values = Object.fromEntries(s.columns.map((c, i) => [c, args[i]])) as Updateable<InstancesTable>;
+      let q = db.updateTable("instances").set(values).where("id", "=", args[s.columns.length] as string);
+      if (s.states) q = q.where("state", "in", s.states);
+      if (s.owner === "none") q = q.where("owner_id", "is", null);
+      if (s.owner === "is") q = q.where("owner_id", "=", args[s.columns.length + 1] as string);
+      return q;
+    },
+);
+
+const byId = prepare((db: Db, id: string) => db.selectFrom("instances").selectAll().where("id", "=", id));
+
 export async function getInstance(db: Db, id: string): Promise<Instance | null> {
-  const r = await db.selectFrom("instances").selectAll().where("id", "=", id).executeTakeFirst();
+  const [r] = (await byId(db, id)).rows;
   return r ? fromRow(r) : null;
 }
 
+const servingByOwner = prepare((db: Db, ownerId: string, purpose: string) =>
+  db.selectFrom("instances").selectAll().where("owner_id", "=", ownerId).where("purpose", "=", purpose).where("state", "in", SERVING_STATES),
+);
+
 export async function findServingByOwner(db: Db, ownerId: string, purpose: string): Promise<Instance | null> {
-  const r = await db
-    .selectFrom("instances")
-    .selectAll()
-    .where("owner_id", "=", ownerId)
-    .where("purpose", "=", purpose)
-    .where("state", "in", SERVING_STATES)
-    .executeTakeFirst();
+  const [r] = (await servingByOwner(db, ownerId, purpose)).rows;
   return r ? fromRow(r) : null;
 }
 
@@ -192,34 +214,48 @@ export async function listForUser(db: Db, userId: string, endedSince: number): P
 }
 
 /** One instance, if the user may see it (see `visibleTo`); null otherwise, whoever else has it. */
+const visibleById = prepare((db: Db, id: string, userId: string, endedSince: number) =>
+  db.selectFrom("instances").selectAll().where("id", "=", id).where(visibleTo(userId, endedSince)),
+);
+
 export async function getForUser(db: Db, userId: string, id: string, endedSince: number): Promise<Instance | null> {
-  const r = await db.selectFrom("instances").selectAll().where("id", "=", id).where(visibleTo(userId, endedSince)).executeTakeFirst();
+  const [r] = (await visibleById(db, id, userId, endedSince)).rows;
   return r ? fromRow(r) : null;
 }
 
 /** The longest-running free instance of a purpose, in one of `zones` when such a one exists. */
 export async function findFreeRunning(db: Db, purpose: string, zones: string[] = []): Promise<Instance | null> {
-  const base = db
-    .selectFrom("instances")
-    .selectAll()
-    .where("purpose", "=", purpose)
-    .where("state", "=", "running")
-    .where("owner_id", "is", null)
-    .orderBy("running_at")
-    .limit(1);
   if (zones.length) {
-    const inZone = await base.where("availability_zone", "in", zones).executeTakeFirst();
+    const [inZone] = (await freeRunningInZones(zones.length)(db, purpose, ...zones)).rows;
     if (inZone) return fromRow(inZone);
   }
-  const r = await base.executeTakeFirst();
+  const [r] = (await freeRunning(db, purpose)).rows;
   return r ? fromRow(r) : null;
 }
 
+const freeRunningQuery = (db: Db, purpose: string) =>
+  db.selectFrom("instances").selectAll().where("purpose", "=", purpose).where("state", "=", "running").where("owner_id", "is", null).orderBy("running_at").limit(1);
+const freeRunning = prepare(freeRunningQuery);
+const freeRunningInZones = prepareByShape(
+  (n: number) => String(n),
+  () =>
+    (db: Db, purpose: string, ...zones: string[]) =>
+      freeRunningQuery(db, purpose).where("availability_zone", "in", zones),
+);
+
 export async function listInStates(db: Db, states: InstanceState[], purpose?: string): Promise<Instance[]> {
-  let q = db.selectFrom("instances").selectAll().where("state", "in", states);
-  if (purpose) q = q.where("purpose", "=", purpose);
-  return (await q.orderBy("launched_at").execute()).map(fromRow);
+  const q = purpose ? inStatesOfPurpose(states)(db, purpose) : inStates(states)(db);
+  return (await q).rows.map(fromRow);
 }
+
+const inStates = prepareByShape(
+  (states: InstanceState[]) => states.join(),
+  (states) => (db: Db) => db.selectFrom("instances").selectAll().where("state", "in", states).orderBy("launched_at"),
+);
+const inStatesOfPurpose = prepareByShape(
+  (states: InstanceState[]) => states.join(),
+  (states) => (db: Db, purpose: string) => db.selectFrom("instances").selectAll().where("state", "in", states).where("purpose", "=", purpose).orderBy("launched_at"),
+);
 
 export interface InstanceFilter {
   purpose?: string;
@@ -244,15 +280,17 @@ export async function findInStates(db: Db, states: InstanceState[], f: InstanceF
 
 /** Running, assigned instances not yet set up for their owner by the provider. */
 export async function findPendingHandOvers(db: Db): Promise<Instance[]> {
-  const rows = await db
+  return (await pendingHandOvers(db)).rows.map(fromRow);
+}
+
+const pendingHandOvers = prepare((db: Db) =>
+  db
     .selectFrom("instances")
     .selectAll()
     .where("state", "=", "running")
     .where("owner_id", "is not", null)
-    .where((eb) => eb.or([eb("handed_over_to", "is", null), eb("handed_over_to", "!=", eb.ref("owner_id"))]))
-    .execute();
-  return rows.map(fromRow);
-}
+    .where((eb) => eb.or([eb("handed_over_to", "is", null), eb("handed_over_to", "!=", eb.ref("owner_id"))])),
+);
 
 /** What the live rows of one purpose in one state add up to (see surveyLive). */
 export interface LiveGroup {
@@ -268,12 +306,8 @@ export interface LiveGroup {
   oldestLaunchedAt: number | null;
 }
 
-/**
- * One aggregate read of every live row, grouped by purpose and state: the lifecycle loop reads
- * it at the start of a tick to skip the steps that have nothing to do.
- */
-export async function surveyLive(db: Db): Promise<LiveGroup[]> {
-  const rows = await db
+const survey = prepare((db: Db) =>
+  db
     .selectFrom("instances")
     .select(["purpose", "state"])
     .select(({ fn }) => [
@@ -284,8 +318,15 @@ export async function surveyLive(db: Db): Promise<LiveGroup[]> {
       fn.min<number>("launched_at").as("oldest"),
     ])
     .where("state", "in", LIVE_STATES)
-    .groupBy(["purpose", "state"])
-    .execute();
+    .groupBy(["purpose", "state"]),
+);
+
+/**
+ * One aggregate read of every live row, grouped by purpose and state: the lifecycle loop reads
+ * it at the start of a tick to skip the steps that have nothing to do.
+ */
+export async function surveyLive(db: Db): Promise<LiveGroup[]> {
+  const { rows } = await survey(db);
   return rows.map((r) => ({
     purpose: r.purpose,
     state: r.state as InstanceState,
@@ -322,11 +363,13 @@ export async function countsByPurpose(db: Db): Promise<Map<string, PurposeCounts
 }
 
 export async function countLive(db: Db, purpose?: string): Promise<number> {
-  let q = db.selectFrom("instances").select(({ fn }) => fn.countAll<number>().as("n")).where("state", "in", LIVE_STATES);
-  if (purpose) q = q.where("purpose", "=", purpose);
-  const r = await q.executeTakeFirstOrThrow();
-  return Number(r.n);
+  const { rows } = await (purpose ? liveOfPurpose(db, purpose) : live(db));
+  return Number(rows[0]!.n);
 }
+
+const liveQuery = (db: Db) => db.selectFrom("instances").select(({ fn }) => fn.countAll<number>().as("n")).where("state", "in", LIVE_STATES);
+const live = prepare(liveQuery);
+const liveOfPurpose = prepare((db: Db, purpose: string) => liveQuery(db).where("purpose", "=", purpose));
 
 /** The free running instances of a purpose, most recently started first: candidates to scale down. */
 export async function listSpareRunning(db: Db, purpose: string): Promise<Array<Pick<Instance, "id" | "purpose" | "ownerId" | "runningAt">>> {
@@ -343,15 +386,17 @@ export async function listSpareRunning(db: Db, purpose: string): Promise<Array<P
 
 /** Unassigned instances of a purpose that are starting or running (the warm spares). */
 export async function countFree(db: Db, purpose: string): Promise<number> {
-  const r = await db
+  return Number((await free(db, purpose)).rows[0]!.n);
+}
+
+const free = prepare((db: Db, purpose: string) =>
+  db
     .selectFrom("instances")
     .select(({ fn }) => fn.countAll<number>().as("n"))
     .where("state", "in", SERVING_STATES)
     .where("purpose", "=", purpose)
-    .where("owner_id", "is", null)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
-}
+    .where("owner_id", "is", null),
+);
 
 /** Instances with any of these pool ids or provider ids (the reconciler's look-up of listed instances). */
 export async function listByIds(db: Db, ids: string[], providerIds: string[]): Promise<Instance[]> {
@@ -394,13 +439,16 @@ export async function listAll(db: Db, filter: { states?: InstanceState[]; ownerI
 }
 
 /** Takes the purpose's lock row for the rest of the transaction (a row lock in PostgreSQL, the write lock in SQLite). */
-export async function lockPurpose(db: Db, name: string, now: number): Promise<void> {
-  const res = await db
+const bumpLock = prepare((db: Db, name: string, now: number) =>
+  db
     .updateTable("purposes")
     .set((eb) => ({ lock_seq: eb("lock_seq", "+", 1), updated_at: now }))
-    .where("name", "=", name)
-    .executeTakeFirst();
-  if (Number(res.numUpdatedRows) === 0) {
+    .where("name", "=", name),
+);
+
+export async function lockPurpose(db: Db, name: string, now: number): Promise<void> {
+  const res = await bumpLock(db, name, now);
+  if (Number(res.numAffectedRows ?? 0) === 0) {
     await db.insertInto("purposes").values({ name, lock_seq: 1, updated_at: now }).onConflict((oc) => oc.column("name").doNothing()).execute();
     await db
       .updateTable("purposes")

@@ -1,9 +1,18 @@
 /**
- * Leases: the lifecycle loop runs on one replica at a time. A holder renews its lease every
- * tick; when it dies another replica takes over after the lease expires.
+ * Leases: the lifecycle loop runs on one replica at a time. A holder renews its lease before
+ * half of it has passed; when it dies another replica takes over after the lease expires.
  */
 import type { Kysely } from "kysely";
+import { prepare } from "./prepared";
 import type { Database } from "./schema";
+
+const renew = prepare((db: Kysely<Database>, holder: string, expires: number, name: string, now: number) =>
+  db
+    .updateTable("leases")
+    .set({ holder, expires_at: expires })
+    .where("name", "=", name)
+    .where((eb) => eb.or([eb("holder", "=", holder), eb("expires_at", "<", now)])),
+);
 
 export async function tryAcquireLease(
   db: Kysely<Database>,
@@ -13,13 +22,8 @@ export async function tryAcquireLease(
   ttlMs: number,
 ): Promise<boolean> {
   const expires = now + ttlMs;
-  const renewed = await db
-    .updateTable("leases")
-    .set({ holder, expires_at: expires })
-    .where("name", "=", name)
-    .where((eb) => eb.or([eb("holder", "=", holder), eb("expires_at", "<", now)]))
-    .executeTakeFirst();
-  if (Number(renewed.numUpdatedRows) > 0) return true;
+  const renewed = await renew(db, holder, expires, name, now);
+  if (Number(renewed.numAffectedRows ?? 0) > 0) return true;
   const inserted = await db
     .insertInto("leases")
     .values({ name, holder, expires_at: expires })

@@ -7,11 +7,22 @@ import { recordEvent } from "../../store/events";
 import { listInStates, updateInstance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 
-/** Moves booting instances on; returns how many changed state. */
-export async function watchBooting(ctx: PoolContext): Promise<number> {
-  let changed = 0;
+export interface BootProgress {
+  /** Became running while assigned: their hand-over may be pending. */
+  runningAssigned: number;
+  /** Became running while free. */
+  runningFree: number;
+  /** Lost while booting (one spare fewer if it was free). */
+  lost: number;
+  /** Gave up after the boot timeout: they are releasing now. */
+  timedOut: number;
+}
+
+/** Moves booting instances on, and says what changed. */
+export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
+  const progress: BootProgress = { runningAssigned: 0, runningFree: 0, lost: 0, timedOut: 0 };
   const booting = (await listInStates(ctx.db, ["booting"])).filter((i) => i.providerId);
-  if (booting.length === 0) return 0;
+  if (booting.length === 0) return progress;
   const seen = new Map((await ctx.provider.describe(booting.map((i) => i.providerId!))).map((p) => [p.providerId, p]));
   for (const inst of booting) {
     const now = ctx.clock.now();
@@ -31,7 +42,8 @@ export async function watchBooting(ctx: PoolContext): Promise<number> {
         { states: ["booting"] },
       );
       if (ok) {
-        changed++;
+        if (inst.ownerId) progress.runningAssigned++;
+        else progress.runningFree++;
         await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "running", actor: "lifecycle", details: { bootMs: now - inst.launchedAt } });
         ctx.log.info({ event: "running", instanceId: inst.id, bootMs: now - inst.launchedAt }, "instance running");
       }
@@ -46,7 +58,7 @@ export async function watchBooting(ctx: PoolContext): Promise<number> {
         { states: ["booting"] },
       );
       if (ok) {
-        changed++;
+        progress.lost++;
         await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: state, reason: p.stateReason ?? "ended while booting", actor: "lifecycle" });
         ctx.metrics.fixes.inc({ kind: state });
         ctx.log.warn({ event: state, instanceId: inst.id, reason: p.stateReason }, "instance ended while booting");
@@ -62,11 +74,11 @@ export async function watchBooting(ctx: PoolContext): Promise<number> {
         { states: ["booting"] },
       );
       if (ok) {
-        changed++;
+        progress.timedOut++;
         await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "boot-timeout", reason: `not ready after ${purpose.bootTimeoutSeconds}s`, actor: "lifecycle" });
         ctx.log.warn({ event: "boot-timeout", instanceId: inst.id }, "instance did not become ready in time");
       }
     }
   }
-  return changed;
+  return progress;
 }

@@ -29,6 +29,8 @@ export class LifecycleLoop {
   private rerun = false;
   private stopped = true;
   private lastReconcile = 0;
+  /** When this loop last took or renewed the lease (null: it does not hold it). */
+  private leaseRenewedAt: number | null = null;
 
   constructor(private readonly ctx: PoolContext) {
     this.launcher = new Launcher(ctx);
@@ -64,6 +66,7 @@ export class LifecycleLoop {
     this.timer = null;
     while (this.running) await this.running;
     await this.launcher.settle();
+    this.leaseRenewedAt = null;
     await releaseLease(this.ctx.db, LEASE, this.holder).catch(() => undefined);
   }
 
@@ -83,10 +86,24 @@ export class LifecycleLoop {
     this.timer.unref?.();
   }
 
+  /**
+   * Takes or renews the lease. A lease lasts five ticks; renewing it once half of that has
+   * passed keeps it held with one write every few ticks rather than every tick.
+   */
+  private async holdLease(): Promise<boolean> {
+    const { ctx } = this;
+    const now = ctx.clock.now();
+    const leaseMs = Math.max(10_000, ctx.config.tickMs * 5);
+    const held = this.leaseRenewedAt;
+    if (held !== null && now >= held && now - held < leaseMs / 2) return true;
+    const ok = await tryAcquireLease(ctx.db, LEASE, this.holder, now, leaseMs);
+    this.leaseRenewedAt = ok ? now : null;
+    return ok;
+  }
+
   private async runTick(forceReconcile: boolean): Promise<void> {
     const { ctx } = this;
-    const leaseMs = Math.max(10_000, ctx.config.tickMs * 5);
-    if (!(await tryAcquireLease(ctx.db, LEASE, this.holder, ctx.clock.now(), leaseMs))) return;
+    if (!(await this.holdLease())) return;
     const inFlight = (id: string) => this.launcher.isInFlight(id);
     const shortestLifetimeMs = Math.min(...ctx.config.purposes.map((p) => p.maxLifetimeSeconds)) * 1000;
     // The plan says which steps have work, as the rows stood when the tick began; a step that
@@ -108,12 +125,12 @@ export class LifecycleLoop {
         await this.launcher.startDue();
       }],
       ["boot", () => plan.boot, async () => {
-        // Running now: a spare claimed while booting needs its hand-over; lost or timed out:
-        // fewer spares, and one to terminate.
-        if ((await watchBooting(ctx)) > 0) {
-          plan.assign = plan.terminate = true;
-          knownFree = undefined;
-        }
+        const p = await watchBooting(ctx);
+        // Claimed while booting: the hand-over may be pending. Lost or given up: maybe one
+        // spare fewer, and one to terminate.
+        if (p.runningAssigned) plan.assign = true;
+        if (p.lost || p.timedOut) knownFree = undefined;
+        if (p.timedOut) plan.terminate = true;
       }],
       ["assign", () => plan.assign, async () => {
         await completeAssignments(ctx);
