@@ -234,7 +234,9 @@ export async function findFreeRunning(db: Db, purpose: string, zones: string[] =
 }
 
 const freeRunningQuery = (db: Db, purpose: string) =>
-  db.selectFrom("instances").selectAll().where("purpose", "=", purpose).where("state", "=", "running").where("owner_id", "is", null).orderBy("running_at").limit(1);
+  db.selectFrom("instances").selectAll().where("purpose", "=", purpose).where("state", "=", "running").where("owner_id", "is", null).orderBy("running_at")
+    // A literal limit: SQLite plans `limit ?` worse here (measured: 3x slower).
+    .limit(sql.lit(1));
 const freeRunning = prepare(freeRunningQuery);
 const freeRunningInZones = prepareByShape(
   (n: number) => String(n),
