@@ -71,7 +71,7 @@ function expressApp(deps: AppDeps, tokens: TokenCache): express.Express {
   app.set("trust proxy", false);
 
   app.use((req, res, next) => {
-    observeRequest(pool.ctx.metrics, log, req, res, () => routeLabel(req, res), process.hrtime.bigint());
+    observeRequest(pool.ctx.metrics, log, req, res, () => routeLabel(req, res));
     next();
   });
 

@@ -7,13 +7,12 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { PoolError } from "../errors";
-import { INSTANCE_ID_PATTERN } from "../pool/ids";
 import type { Pool } from "../pool/service";
 import { authenticate, type TokenCache } from "./auth";
 import type { HeartbeatResponse } from "./contract";
 import { sendError, sendJson } from "./errors";
 import { observeRequest } from "./request-log";
+import { parseInstanceId } from "./validate";
 
 export const HEARTBEAT_ROUTE = "/v1/instances/:id/heartbeat";
 const PATH = /^\/v1\/instances\/([A-Za-z0-9_-]{1,80})\/heartbeat$/;
@@ -37,14 +36,10 @@ export function heartbeatFastPath(deps: FastPathDeps): (req: IncomingMessage, re
     const m = PATH.exec(req.url);
     if (!m) return false;
     const id = m[1]!;
-    const started = process.hrtime.bigint();
-    observeRequest(pool.ctx.metrics, log, req, res, () => HEARTBEAT_ROUTE, started);
+    observeRequest(pool.ctx.metrics, log, req, res, () => HEARTBEAT_ROUTE);
     void (async () => {
       const owner = await authenticate(pool.db, tokens, req);
-      if (!INSTANCE_ID_PATTERN.test(id)) {
-        throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${id}" belongs to you. Refresh the list of your instances.`);
-      }
-      const { idleDeadline } = await pool.heartbeat(owner.userId, id);
+      const { idleDeadline } = await pool.heartbeat(owner.userId, parseInstanceId(id));
       const body: HeartbeatResponse = { instanceId: id, idleDeadline: new Date(idleDeadline).toISOString() };
       sendJson(res, 200, body);
     })().catch((err: unknown) => sendError(res, err, log, { method: req.method, path: req.url! }));

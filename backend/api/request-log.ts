@@ -6,7 +6,8 @@ import type { PoolMetrics } from "../pool/metrics";
 const QUIET_ROUTES = new Set(["/healthz", "/metrics"]);
 
 /** Counts and logs the request when its answer is sent; `route` is asked then, once routing has matched. */
-export function observeRequest(metrics: PoolMetrics, log: Logger, req: IncomingMessage, res: ServerResponse, route: () => string, started: bigint): void {
+export function observeRequest(metrics: PoolMetrics, log: Logger, req: IncomingMessage, res: ServerResponse, route: () => string): void {
+  const started = process.hrtime.bigint();
   res.once("finish", () => {
     const r = route();
     metrics.httpRequests.inc({ method: req.method ?? "", route: r, status: String(res.statusCode) });

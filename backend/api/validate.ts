@@ -1,6 +1,15 @@
 /** Request validation with zod; a failure is a 400 that names the field and changes nothing. */
 import type { z } from "zod";
 import { PoolError } from "../errors";
+import { INSTANCE_ID_PATTERN } from "../pool/ids";
+
+/** An instance id from a URL; one that cannot be an instance id is simply not the caller's instance. */
+export function parseInstanceId(raw: string): string {
+  if (!INSTANCE_ID_PATTERN.test(raw)) {
+    throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${raw.slice(0, 80)}" belongs to you. Refresh the list of your instances.`);
+  }
+  return raw;
+}
 
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown, what = "request body"): z.infer<T> {
   const res = schema.safeParse(body ?? {});

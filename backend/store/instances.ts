@@ -213,11 +213,11 @@ export async function listForUser(db: Db, userId: string, endedSince: number): P
   return rows.map(fromRow);
 }
 
-/** One instance, if the user may see it (see `visibleTo`); null otherwise, whoever else has it. */
 const visibleById = prepare((db: Db, id: string, userId: string, endedSince: number) =>
   db.selectFrom("instances").selectAll().where("id", "=", id).where(visibleTo(userId, endedSince)),
 );
 
+/** One instance, if the user may see it (see `visibleTo`); null otherwise, whoever else has it. */
 export async function getForUser(db: Db, userId: string, id: string, endedSince: number): Promise<Instance | null> {
   const [r] = (await visibleById(db, id, userId, endedSince)).rows;
   return r ? fromRow(r) : null;
@@ -452,11 +452,7 @@ export async function lockPurpose(db: Db, name: string, now: number): Promise<vo
   const res = await bumpLock(db, name, now);
   if (Number(res.numAffectedRows ?? 0) === 0) {
     await db.insertInto("purposes").values({ name, lock_seq: 1, updated_at: now }).onConflict((oc) => oc.column("name").doNothing()).execute();
-    await db
-      .updateTable("purposes")
-      .set((eb) => ({ lock_seq: eb("lock_seq", "+", 1), updated_at: now }))
-      .where("name", "=", name)
-      .execute();
+    await bumpLock(db, name, now);
   }
 }
 

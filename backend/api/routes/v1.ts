@@ -1,9 +1,7 @@
 /** The /v1 REST API for the extension: per-user, and a user only ever sees their own instances. */
 import { Router, type Response } from "express";
 import { z } from "zod";
-import { PoolError } from "../../errors";
 import type { Pool } from "../../pool/service";
-import { INSTANCE_ID_PATTERN } from "../../pool/ids";
 import { requireUser, TokenCache, type AuthedRequest } from "../auth";
 import type {
   ClaimResponse,
@@ -15,7 +13,7 @@ import type {
   MeResponse,
   PurposesResponse,
 } from "../contract";
-import { parseBody } from "../validate";
+import { parseBody, parseInstanceId } from "../validate";
 import { instanceView, purposeView } from "../views";
 import type { CostService } from "../../pool/costs";
 
@@ -23,11 +21,7 @@ const claimSchema = z.object({ purpose: z.string().min(1).max(64).optional() }).
 const connectionSchema = z.object({ localPort: z.number().int().min(1024).max(65535).optional() }).strict();
 
 function instanceId(req: AuthedRequest): string {
-  const id = String(req.params.id ?? "");
-  if (!INSTANCE_ID_PATTERN.test(id)) {
-    throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${id.slice(0, 80)}" belongs to you. Refresh the list of your instances.`);
-  }
-  return id;
+  return parseInstanceId(String(req.params.id ?? ""));
 }
 
 export function v1Router(pool: Pool, costs: CostService, tokens = new TokenCache()): Router {

@@ -3,7 +3,7 @@
  * (surveyLive). Most ticks find nothing to do, and an idle pool then costs a few queries a
  * tick instead of one per step. Every condition errs on the side of running the step.
  */
-import type { LiveGroup } from "../../store/instances";
+import { SERVING_STATES, type LiveGroup } from "../../store/instances";
 
 export interface TickPlan {
   launch: boolean;
@@ -16,8 +16,6 @@ export interface TickPlan {
   freeByPurpose: Map<string, number>;
 }
 
-const SERVING = new Set(["launching", "booting", "running"]);
-
 export function planTick(groups: LiveGroup[], now: number, shortestLifetimeMs: number): TickPlan {
   const plan: TickPlan = { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, freeByPurpose: new Map() };
   for (const g of groups) {
@@ -27,7 +25,7 @@ export function planTick(groups: LiveGroup[], now: number, shortestLifetimeMs: n
     if (g.state === "releasing") plan.terminate = true;
     if (g.state === "running" && g.pendingHandOvers > 0) plan.assign = true;
     if (g.state === "running" && g.oldestLaunchedAt !== null && g.oldestLaunchedAt <= now - shortestLifetimeMs) plan.expire = true;
-    if (SERVING.has(g.state)) {
+    if (SERVING_STATES.includes(g.state)) {
       if (g.nextIdleDeadline !== null && g.nextIdleDeadline <= now) plan.reap = true;
       plan.freeByPurpose.set(g.purpose, (plan.freeByPurpose.get(g.purpose) ?? 0) + g.free);
     }

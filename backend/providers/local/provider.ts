@@ -6,11 +6,11 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
-import { createServer } from "node:net";
 import path from "node:path";
 import type { ConnectionResponse } from "../../api/contract";
 import type { LocalRuntime, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
+import { freePort } from "../../net/free-port";
 import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
 import { buildLaunchCommand, containerName, detectRuntime, placeholderCommand, type ConcreteRuntime, type LaunchCommand } from "./runtimes";
 
@@ -40,18 +40,6 @@ export interface LocalProviderOptions {
 /** Env var put on every instance process so a recycled pid is never taken for our instance. */
 export const INSTANCE_ENV = "RSTUDIO_POOL_INSTANCE";
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function httpAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {

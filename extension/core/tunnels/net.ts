@@ -1,20 +1,9 @@
 /** Small loopback helpers for tunnels: a free local port, and waiting until HTTP answers on one. */
 import { request } from "node:http";
-import { createServer } from "node:net";
 import { sleep, type Clock } from "../emitter";
 import { ExtensionError } from "../errors";
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../../../backend/net/free-port";
 
 /** One HTTP GET; any answer (even 302 or 401) means the server is there. */
 export function httpAnswers(port: number, path = "/", timeoutMs = 3000): Promise<boolean> {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { ClaimResponse, InstancesResponse, InstanceView } from "../../../backend/api/contract";
-import { freePort } from "../../../backend/providers/local/provider";
+import { freePort } from "../../../backend/net/free-port";
 import { REPO_ROOT } from "./harness";
 import { isAlive, ManagedProcess, signalGroup, sleep, waitFor } from "./processes";
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../../../backend/providers/local/provider";
+import { freePort } from "../../../backend/net/free-port";
 import { codeServerBin } from "./harness";
 import { ManagedProcess, waitFor } from "./processes";
 
