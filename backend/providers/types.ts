@@ -59,6 +59,12 @@ export interface ProviderInstance {
   market: "spot" | "on-demand" | "local" | null;
   availabilityZone: string | null;
   launchedAt: number | null;
+  /**
+   * Set (with the reason) when the instance carries a user's things: it was owned, or a home
+   * is attached. The reconciler never adopts such an instance as a warm spare for someone else;
+   * it terminates it. Absent: nothing known against it.
+   */
+  tainted?: string | null;
 }
 
 export interface ConnectRequest {

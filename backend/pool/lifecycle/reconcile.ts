@@ -93,7 +93,8 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
       purpose !== undefined &&
       (await countLive(ctx.db, purpose.name)) < purpose.max &&
       (await countLive(ctx.db)) < ctx.config.maxInstances;
-    if (!known && purpose && room && p.state === "running") {
+    // An instance that carries a user's things (owned, or a home attached) is never a warm spare.
+    if (!known && purpose && room && p.state === "running" && !p.tainted) {
       const id = p.instanceId ?? newInstanceId();
       await insertInstance(ctx.db, {
         id,
@@ -126,7 +127,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
       report.adopted++;
       continue;
     }
-    const why = known ? `its pool record is ${known.state}` : !purpose ? `unknown purpose "${p.purpose ?? ""}"` : !room ? "no room in the pool" : `provider state ${p.state}`;
+    const why = known ? `its pool record is ${known.state}` : p.tainted ? `not adoptable: ${p.tainted}` : !purpose ? `unknown purpose "${p.purpose ?? ""}"` : !room ? "no room in the pool" : `provider state ${p.state}`;
     await ctx.provider.terminate([
       { id: p.instanceId ?? p.providerId, providerId: p.providerId, purpose: p.purpose ?? "", ownerId: null, availabilityZone: p.availabilityZone, instanceType: p.instanceType, market: p.market, details: {} },
     ]);

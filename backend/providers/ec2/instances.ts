@@ -45,7 +45,23 @@ export function toProviderInstance(i: Instance, ready: boolean): ProviderInstanc
     market: i.InstanceLifecycle === "spot" ? "spot" : "on-demand",
     availabilityZone: i.Placement?.AvailabilityZone ?? null,
     launchedAt: i.LaunchTime ? new Date(i.LaunchTime).getTime() : null,
+    tainted: taintOf(i),
   };
+}
+
+/**
+ * Why the instance must never be handed to anyone but its owner, or null: it was owned (Owner
+ * tag), it was launched or prepared for a user's home (HomeVolume tag, which also names the home
+ * in its user data), or a volume other than its root is attached (a home).
+ */
+export function taintOf(i: Instance): string | null {
+  const tags = tagMap(i.Tags);
+  if (tags[TAG.owner]) return `owned by ${tags[TAG.owner]}`;
+  if (tags[TAG.homeVolume]) return `carries home volume ${tags[TAG.homeVolume]}`;
+  const extra = (i.BlockDeviceMappings ?? []).find((b) => b.DeviceName && i.RootDeviceName && b.DeviceName !== i.RootDeviceName && b.Ebs?.VolumeId);
+  if (extra) return `has volume ${extra.Ebs!.VolumeId} attached besides its root`;
+  if (!i.RootDeviceName && (i.BlockDeviceMappings ?? []).length > 1) return "has more than one volume attached";
+  return null;
 }
 
 /** The home volume the instance should carry (tag) and whether it is attached now. */

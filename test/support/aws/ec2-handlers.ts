@@ -58,6 +58,7 @@ export function instanceXml(i: FakeInstance, world: FakeWorld): string {
     el("launchTime", i.launchTime.toISOString()) +
     el("placement", el("availabilityZone", i.zone) + el("tenancy", "default"), true) +
     el("subnetId", i.subnetId) +
+    el("rootDeviceName", world.images.find((img) => img.id === i.imageId)?.rootDevice ?? "/dev/xvda") +
     el("clientToken", i.clientToken) +
     (i.stateReason ? el("stateReason", el("code", i.stateReason.code) + el("message", i.stateReason.message), true) : "") +
     (i.lifecycle ? el("instanceLifecycle", i.lifecycle) : "") +
