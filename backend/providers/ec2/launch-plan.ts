@@ -6,6 +6,7 @@
  * already launched; a different step sends different parameters and so needs a new token,
  * because EC2 refuses a token reused with other parameters (IdempotentParameterMismatch).
  */
+import { createHash } from "node:crypto";
 import type { Ec2PurposeConfig } from "../../config/schema";
 
 export interface LaunchStep {
@@ -18,8 +19,8 @@ export interface LaunchStep {
 /** EC2 allows ClientTokens of at most 64 ASCII characters. */
 export const CLIENT_TOKEN_MAX = 64;
 
-export function clientTokenFor(poolInstanceId: string, stepIndex: number): string {
-  const token = `${poolInstanceId}-${stepIndex}`;
+export function clientTokenFor(poolInstanceId: string, step: number | string): string {
+  const token = `${poolInstanceId}-${step}`;
   if (token.length > CLIENT_TOKEN_MAX || !/^[\x21-\x7e]+$/.test(token)) {
     throw new Error(`cannot derive an EC2 client token from "${poolInstanceId}"`);
   }
@@ -35,4 +36,46 @@ export function launchPlan(poolInstanceId: string, ec2: Pick<Ec2PurposeConfig, "
     for (const t of ec2.instanceTypes) pairs.push([t, "on-demand"]);
   }
   return pairs.map(([instanceType, market], index) => ({ index, instanceType, market, clientToken: clientTokenFor(poolInstanceId, index) }));
+}
+
+/** One cell of the launch matrix: a type on a market in one subnet (so one zone). */
+export interface LaunchCell extends LaunchStep {
+  subnetId: string | null;
+  zone: string | null;
+}
+
+/**
+ * The token of a cell, derived from what the cell is (not from its place in the walk), so a
+ * retry of the same type, market and subnet reuses it even when the zone order changed.
+ */
+export function cellToken(poolInstanceId: string, instanceType: string, market: string, subnetId: string | null): string {
+  const h = createHash("sha256").update(`${instanceType}\0${market}\0${subnetId ?? ""}`).digest("hex").slice(0, 10);
+  return clientTokenFor(poolInstanceId, h);
+}
+
+/**
+ * Every allowed (market × instance type × subnet), in the order to try: spot before on-demand
+ * (when the purpose allows both), types in the purpose's order, and within a type the subnets
+ * of the preferred zones first (the user's home), then the others. Capacity errors are per type
+ * and zone, so the walk moves to the next zone before giving up on a type.
+ */
+export function launchMatrix(
+  poolInstanceId: string,
+  ec2: Pick<Ec2PurposeConfig, "instanceTypes" | "market" | "spotFallbackToOnDemand">,
+  subnets: Array<{ subnetId: string; availabilityZone: string }>,
+  preferredZones: string[] = [],
+): LaunchCell[] {
+  const rank = (z: string) => (preferredZones.includes(z) ? preferredZones.indexOf(z) : preferredZones.length);
+  const ordered = [...subnets].sort((a, b) => rank(a.availabilityZone) - rank(b.availabilityZone));
+  const where: Array<{ subnetId: string | null; zone: string | null }> = ordered.length ? ordered.map((s) => ({ subnetId: s.subnetId, zone: s.availabilityZone })) : [{ subnetId: null, zone: null }];
+  const markets: Array<"spot" | "on-demand"> = ec2.market === "spot" ? (ec2.spotFallbackToOnDemand ? ["spot", "on-demand"] : ["spot"]) : ["on-demand"];
+  const cells: LaunchCell[] = [];
+  for (const market of markets) {
+    for (const instanceType of ec2.instanceTypes) {
+      for (const w of where) {
+        cells.push({ index: cells.length, instanceType, market, subnetId: w.subnetId, zone: w.zone, clientToken: cellToken(poolInstanceId, instanceType, market, w.subnetId) });
+      }
+    }
+  }
+  return cells;
 }

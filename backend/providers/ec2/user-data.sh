@@ -3,40 +3,47 @@
 # Rendered by backend/providers/ec2/user-data.ts: every placeholder in double braces below is replaced by a
 # shell-quoted value. Explained in docs/aws.md ("The user-data template").
 #
-# What it does, in order:
-#  1. writes RStudio Server's settings: listen on loopback port 8787 only, no login page
-#     (the SSM tunnel is the door and it opens only for the owner), framing allowed so
-#     RStudio renders inside an editor webview;
-#  2. installs /usr/local/sbin/rstudio-pool-home, which mounts (or unmounts) the user's
-#     home volume and restarts RStudio; the backend runs it through SSM when it hands a
-#     warm instance to a user;
-#  3. starts RStudio as the systemd unit rstudio-pool.service, either the rocker/rstudio
-#     container (mode "container") or the RStudio Server baked into the AMI (mode "baked");
-#  4. when the instance was launched for a user, mounts their home volume once the backend
-#     has attached it.
+# Sections, in order:
+#  0. values and the status file the backend's readiness probe reads (/run/rstudio-pool/status);
+#  1. RStudio Server's settings, and the helper that merges them into the files RStudio (or
+#     rocker's init, which replaces rserver.conf when auth is disabled) really reads;
+#  2. baked mode: IMDS blocked for every non-system user (the RStudio user's R code), verified;
+#  3. /usr/local/sbin/rstudio-pool-home: mount VOLUME | unmount | check. The backend runs it
+#     through SSM: "mount" formats (first use) and mounts the user's home, then starts RStudio and
+#     waits until it answers; "check" says whether the instance is ready;
+#  4. RStudio as the systemd unit rstudio-pool.service (container or baked). An instance
+#     launched for a user does not start RStudio before their home is mounted.
+# RSP_ROOT (never set on an instance) lets the tests run this script under a scratch directory.
 set -euo pipefail
-exec >>/var/log/rstudio-pool.log 2>&1
+R="${RSP_ROOT:-}"
+mkdir -p "$R/var/log" "$R/run/rstudio-pool"
+exec >>"$R/var/log/rstudio-pool.log" 2>&1
 echo "rstudio-pool: bootstrap started $(date -Is)"
 
+# --- 0. values -------------------------------------------------------------------------------
 MODE={{mode}}
 RSTUDIO_IMAGE={{rstudioImage}}
 R_PACKAGES={{rPackages}}
 FRAME_ORIGIN={{frameOrigin}}
-HOME_VOLUME_ID={{homeVolumeId}}
+# "1": launched for a user; RStudio starts only once their home is mounted.
+WAIT_FOR_HOME={{waitForHome}}
 RSTUDIO_PORT=8787
 HOME_MOUNT=/srv/rstudio-home
+STATUS="$R/run/rstudio-pool/status"
+status() { echo "$*" >"$STATUS"; }
+trap 'status "failed: bootstrap stopped at line $LINENO (see /var/log/rstudio-pool.log)"' ERR
+status "booting"
 
-install -d -m 0755 /etc/rstudio-pool "$HOME_MOUNT"
-# Until a home volume is mounted, RStudio uses this (instance-local) directory.
-chown 1000:1000 "$HOME_MOUNT"
+install -d -m 0755 "$R/etc/rstudio-pool" "$R$HOME_MOUNT" "$R/usr/local/sbin" "$R/etc/systemd/system"
+chown 1000:1000 "$R$HOME_MOUNT"
+if [ "$WAIT_FOR_HOME" = "1" ]; then touch "$R/etc/rstudio-pool/require-home"; fi
 
-# --- 1. RStudio Server settings ----------------------------------------------------------
-# In baked mode rserver runs on the host and listens on 127.0.0.1 itself. In container mode it
-# listens inside the container's own network namespace and Docker publishes the port on the
-# host's 127.0.0.1 only: the container stays on the bridge network, so with the IMDS hop
-# limit of 1 the user's R code cannot fetch the instance role's credentials.
+# --- 1. RStudio Server settings --------------------------------------------------------------
+# Baked: rserver runs on the host and listens on 127.0.0.1 itself. Container: it listens inside
+# the container's own network namespace and Docker publishes the port on the host's 127.0.0.1
+# only; the container stays on the bridge network, one hop further than IMDS allows.
 if [ "$MODE" = "baked" ]; then RSTUDIO_ADDRESS=127.0.0.1; else RSTUDIO_ADDRESS=0.0.0.0; fi
-cat >/etc/rstudio-pool/rserver.conf <<CONF
+cat >"$R/etc/rstudio-pool/rserver.conf" <<CONF
 www-address=$RSTUDIO_ADDRESS
 www-port=$RSTUDIO_PORT
 www-frame-origin=$FRAME_ORIGIN
@@ -44,55 +51,136 @@ www-same-site=none
 auth-none=1
 CONF
 
-# --- 2. home volume helper -----------------------------------------------------------------
-cat >/usr/local/sbin/rstudio-pool-home <<'HELPER'
+# Merges our settings into DIR/rserver.conf and, where rocker keeps its auth-less variant,
+# DIR/disable_auth_rserver.conf: rocker's init moves that file over rserver.conf when
+# DISABLE_AUTH=true, which would drop settings appended to rserver.conf alone. Keys we set are
+# removed first, because rserver refuses an option given twice.
+cat >"$R/etc/rstudio-pool/apply-rserver-conf" <<'APPLY'
+#!/bin/sh
+# apply-rserver-conf OURS DIR
+set -eu
+ours="$1"; dir="$2"
+mkdir -p "$dir"
+[ -f "$dir/rserver.conf" ] || : >"$dir/rserver.conf"
+for f in "$dir/rserver.conf" "$dir/disable_auth_rserver.conf"; do
+  [ -f "$f" ] || continue
+  tmp="$f.rstudio-pool"
+  cp "$f" "$tmp"
+  while IFS='=' read -r key _; do
+    [ -n "$key" ] || continue
+    grep -v "^[[:space:]]*$key[[:space:]]*=" "$tmp" >"$tmp.next" || true
+    mv "$tmp.next" "$tmp"
+  done <"$ours"
+  cat "$ours" >>"$tmp"
+  mv "$tmp" "$f"
+done
+APPLY
+chmod 0755 "$R/etc/rstudio-pool/apply-rserver-conf"
+
+# --- 2. IMDS guard (baked mode) --------------------------------------------------------------
+# RStudio runs on the host: the hop limit does not keep a local process from IMDS, so the
+# instance role's credentials would be one curl away from the user's R code. Packets to IMDS
+# from any uid >= 1000 (the RStudio user and anything it starts) are rejected; root (the SSM
+# agent, cloud-init) keeps access. The rule is checked as the rstudio user before RStudio starts.
+imds_guard() {
+  if command -v nft >/dev/null 2>&1; then
+    nft -f - <<'NFT'
+table inet rstudio_pool_imds {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    ip daddr 169.254.169.254 meta skuid 1000-4294967294 reject
+    ip6 daddr fd00:ec2::254 meta skuid 1000-4294967294 reject
+  }
+}
+NFT
+  elif command -v iptables >/dev/null 2>&1; then
+    iptables -I OUTPUT -d 169.254.169.254 -m owner --uid-owner 1000-4294967294 -j REJECT
+    if command -v ip6tables >/dev/null 2>&1; then ip6tables -I OUTPUT -d fd00:ec2::254 -m owner --uid-owner 1000-4294967294 -j REJECT || true; fi
+  else
+    return 1
+  fi
+  # Verify: the rstudio user must not get a token (a connect that succeeds means the rule is not there).
+  if runuser -u rstudio -- bash -c 'exec 3<>/dev/tcp/169.254.169.254/80' 2>/dev/null; then return 1; fi
+}
+if [ "$MODE" = "baked" ]; then
+  id rstudio >/dev/null 2>&1 || useradd -u 1000 -m -d /home/rstudio rstudio
+  if ! imds_guard; then
+    status "failed: could not block IMDS for the RStudio user (nft or iptables with owner match needed)"
+    exit 1
+  fi
+fi
+
+# --- 3. home volume helper -------------------------------------------------------------------
+cat >"$R/usr/local/sbin/rstudio-pool-home" <<'HELPER'
 #!/bin/bash
-# rstudio-pool-home mount VOLUME_ID | unmount
-# Mounts the user's home volume at /srv/rstudio-home (formatting it on first use) and
-# restarts RStudio so it sees it; unmount stops RStudio and unmounts cleanly.
+# rstudio-pool-home mount VOLUME_ID | unmount | check
 set -euo pipefail
+R="${RSP_ROOT:-}"
 HOME_MOUNT=/srv/rstudio-home
+STATUS="$R/run/rstudio-pool/status"
+DEVICE_WAIT_SECONDS="${RSP_DEVICE_WAIT_SECONDS:-300}"
+status() { echo "$*" >"$STATUS"; }
+answers() {
+  if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null -m 5 http://127.0.0.1:8787/; else bash -c 'exec 3<>/dev/tcp/127.0.0.1/8787'; fi
+}
+wait_answering() {
+  for _ in $(seq 1 60); do answers 2>/dev/null && return 0; sleep 2; done
+  return 1
+}
 case "${1:-}" in
   mount)
     vol="$2"
     serial="${vol/-/}" # Nitro instances name the NVMe device after the volume id without its dash
     dev=""
-    for _ in $(seq 1 150); do
-      if [ -e "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}" ]; then
-        dev="/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}"
-      elif [ -b /dev/xvdh ]; then
-        dev=/dev/xvdh
-      elif [ -b /dev/sdh ]; then
-        dev=/dev/sdh
+    for _ in $(seq 1 $((DEVICE_WAIT_SECONDS / 2 + 1))); do
+      if [ -e "$R/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}" ]; then dev="$R/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${serial}"
+      elif [ -b "$R/dev/xvdh" ]; then dev="$R/dev/xvdh"
+      elif [ -b "$R/dev/sdh" ]; then dev="$R/dev/sdh"
       fi
       [ -n "$dev" ] && break
       sleep 2
     done
-    [ -n "$dev" ] || { echo "home volume $vol did not appear" >&2; exit 1; }
+    if [ -z "$dev" ]; then
+      # RStudio stays stopped: it must never run on the root disk for a user.
+      status "failed: home volume $vol did not appear"
+      echo "home volume $vol did not appear" >&2
+      exit 1
+    fi
     blkid "$dev" >/dev/null 2>&1 || mkfs.ext4 -q -L rstudio-home "$dev"
-    mkdir -p "$HOME_MOUNT"
-    mountpoint -q "$HOME_MOUNT" || mount -o noatime "$dev" "$HOME_MOUNT"
-    chown 1000:1000 "$HOME_MOUNT"
-    echo "$vol" >/etc/rstudio-pool/home-volume
+    mkdir -p "$R$HOME_MOUNT"
+    mountpoint -q "$R$HOME_MOUNT" || mount -o noatime "$dev" "$R$HOME_MOUNT" || { status "failed: could not mount $vol"; exit 1; }
+    chown 1000:1000 "$R$HOME_MOUNT"
+    echo "$vol" >"$R/etc/rstudio-pool/home-volume"
     systemctl restart rstudio-pool.service
-    echo "mounted $vol"
+    if ! wait_answering; then status "failed: RStudio did not answer after mounting $vol"; exit 1; fi
+    status "ready home=$vol"
+    echo "rstudio-pool-ready home=$vol"
     ;;
   unmount)
     systemctl stop rstudio-pool.service || true
     sync
-    if mountpoint -q "$HOME_MOUNT"; then umount "$HOME_MOUNT"; fi
-    rm -f /etc/rstudio-pool/home-volume
+    if mountpoint -q "$R$HOME_MOUNT"; then umount "$R$HOME_MOUNT"; fi
+    rm -f "$R/etc/rstudio-pool/home-volume"
+    status "waiting-for-home"
     echo "unmounted"
     ;;
+  check)
+    s="$(cat "$STATUS" 2>/dev/null || echo "booting")"
+    case "$s" in failed*) echo "rstudio-pool-$s"; exit 0 ;; esac
+    if [ -f "$R/etc/rstudio-pool/require-home" ] && [ ! -s "$R/etc/rstudio-pool/home-volume" ]; then echo "rstudio-pool-waiting-for-home"; exit 0; fi
+    if answers 2>/dev/null; then echo "rstudio-pool-ready home=$(cat "$R/etc/rstudio-pool/home-volume" 2>/dev/null || echo none)"; else echo "rstudio-pool-starting"; fi
+    ;;
   *)
-    echo "usage: rstudio-pool-home mount VOLUME_ID | unmount" >&2
+    echo "usage: rstudio-pool-home mount VOLUME_ID | unmount | check" >&2
     exit 2
     ;;
 esac
 HELPER
-chmod 0755 /usr/local/sbin/rstudio-pool-home
+chmod 0755 "$R/usr/local/sbin/rstudio-pool-home"
 
-# --- 3. RStudio as a systemd unit ----------------------------------------------------------
+# --- 4. RStudio as a systemd unit ------------------------------------------------------------
+# Both units refuse to start while /etc/rstudio-pool/require-home is there and no home is mounted.
+HOME_GATE="/bin/sh -c 'test ! -f /etc/rstudio-pool/require-home || mountpoint -q $HOME_MOUNT'"
 if [ "$MODE" = "container" ]; then
   if ! command -v docker >/dev/null 2>&1; then
     (dnf install -y docker || yum install -y docker || (apt-get update && apt-get install -y docker.io))
@@ -105,14 +193,15 @@ if [ "$MODE" = "container" ]; then
       docker build -t rstudio-pool-r:local -
     IMAGE=rstudio-pool-r:local
   fi
-  cat >/etc/systemd/system/rstudio-pool.service <<UNIT
+  cat >"$R/etc/systemd/system/rstudio-pool.service" <<UNIT
 [Unit]
 Description=RStudio Server (RStudio Pool, container)
 After=docker.service
 Requires=docker.service
 [Service]
+ExecStartPre=$HOME_GATE
 ExecStartPre=-/usr/bin/docker rm -f rstudio
-ExecStart=/usr/bin/docker run --rm --name rstudio -p 127.0.0.1:$RSTUDIO_PORT:8787 -e DISABLE_AUTH=true -e USER=rstudio -v $HOME_MOUNT:/home/rstudio -v /etc/rstudio-pool/rserver.conf:/etc/rstudio-pool/rserver.conf:ro --entrypoint /bin/sh $IMAGE -c 'cat /etc/rstudio-pool/rserver.conf >>/etc/rstudio/rserver.conf && exec /init'
+ExecStart=/usr/bin/docker run --rm --name rstudio -p 127.0.0.1:$RSTUDIO_PORT:8787 -e DISABLE_AUTH=true -e USER=rstudio -v $HOME_MOUNT:/home/rstudio -v /etc/rstudio-pool:/etc/rstudio-pool:ro --entrypoint /bin/sh $IMAGE -c '/etc/rstudio-pool/apply-rserver-conf /etc/rstudio-pool/rserver.conf /etc/rstudio && exec /init'
 ExecStop=/usr/bin/docker stop rstudio
 Restart=always
 [Install]
@@ -120,17 +209,16 @@ WantedBy=multi-user.target
 UNIT
 else
   # Baked AMI: RStudio Server installed, user rstudio (uid 1000) present.
-  id rstudio >/dev/null 2>&1 || useradd -u 1000 -m -d /home/rstudio rstudio
-  cat /etc/rstudio-pool/rserver.conf >/etc/rstudio/rserver.conf
-  mkdir -p /home/rstudio
-  mountpoint -q /home/rstudio || mount --bind "$HOME_MOUNT" /home/rstudio
+  "$R/etc/rstudio-pool/apply-rserver-conf" "$R/etc/rstudio-pool/rserver.conf" "$R/etc/rstudio"
+  mkdir -p "$R/home/rstudio"
   systemctl disable --now rstudio-server 2>/dev/null || true
-  cat >/etc/systemd/system/rstudio-pool.service <<UNIT
+  cat >"$R/etc/systemd/system/rstudio-pool.service" <<UNIT
 [Unit]
 Description=RStudio Server (RStudio Pool, baked)
 After=network.target
 [Service]
 Environment=USER=rstudio
+ExecStartPre=$HOME_GATE
 ExecStartPre=/bin/sh -c 'mountpoint -q /home/rstudio || mount --bind $HOME_MOUNT /home/rstudio'
 ExecStart=/usr/lib/rstudio-server/bin/rserver --server-daemonize=0 --server-user=rstudio
 Restart=always
@@ -139,11 +227,12 @@ WantedBy=multi-user.target
 UNIT
 fi
 systemctl daemon-reload
-systemctl enable --now rstudio-pool.service
-
-# --- 4. the owner's home volume (owned launches only) ----------------------------------------
-# The backend attaches the volume once the instance is running; the helper waits for it.
-if [ -n "$HOME_VOLUME_ID" ]; then
-  /usr/local/sbin/rstudio-pool-home mount "$HOME_VOLUME_ID"
+if [ "$WAIT_FOR_HOME" = "1" ]; then
+  # The backend attaches the home once the instance runs and then runs "rstudio-pool-home mount".
+  systemctl enable rstudio-pool.service
+  status "waiting-for-home"
+else
+  systemctl enable --now rstudio-pool.service
+  status "started"
 fi
 echo "rstudio-pool: bootstrap done $(date -Is)"

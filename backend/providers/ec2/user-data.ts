@@ -12,8 +12,8 @@ export interface UserDataValues {
   rstudioImage: string;
   rPackages: string[];
   frameOrigin: string;
-  /** The owner's home volume to mount at boot; null for warm instances. */
-  homeVolumeId: string | null;
+  /** Launched for a user: RStudio waits until the backend has mounted their home. */
+  waitForHome: boolean;
 }
 
 /** EC2 refuses user data over 16 KB (before base64). */
@@ -41,7 +41,7 @@ export function renderUserData(values: UserDataValues, template = userDataTempla
     rstudioImage: values.rstudioImage,
     rPackages: values.rPackages.join(" "),
     frameOrigin: values.frameOrigin,
-    homeVolumeId: values.homeVolumeId ?? "",
+    waitForHome: values.waitForHome ? "1" : "0",
   };
   const text = template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
     const v = words[name];

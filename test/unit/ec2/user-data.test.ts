@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { renderUserData, shellQuote, userDataBase64, userDataTemplate } from "../../../backend/providers/ec2/user-data";
 
-const base = { mode: "container" as const, rstudioImage: "rocker/rstudio:4.4", rPackages: ["data.table", "ggplot2"], frameOrigin: "any", homeVolumeId: "vol-0123456789abcdef0" };
+const base = { mode: "container" as const, rstudioImage: "rocker/rstudio:4.4", rPackages: ["data.table", "ggplot2"], frameOrigin: "any", waitForHome: true };
 
 test("the template's placeholders are all known and the rendered script is valid bash", () => {
   const text = renderUserData(base);
@@ -35,10 +35,9 @@ test("container mode runs the purpose's image with its R packages and the home b
   assert.match(text, /-v \$HOME_MOUNT:\/home\/rstudio/);
 });
 
-test("an owned launch mounts the home volume; a warm one does not name any", () => {
-  assert.match(renderUserData(base), /^HOME_VOLUME_ID='vol-0123456789abcdef0'$/m);
-  assert.match(renderUserData({ ...base, homeVolumeId: null }), /^HOME_VOLUME_ID=''$/m);
-  assert.match(userDataTemplate(), /rstudio-pool-home mount "\$HOME_VOLUME_ID"/);
+test("an owned launch waits for its home (the backend mounts it); a warm one starts RStudio at boot", () => {
+  assert.match(renderUserData(base), /^WAIT_FOR_HOME='1'$/m);
+  assert.match(renderUserData({ ...base, waitForHome: false }), /^WAIT_FOR_HOME='0'$/m);
   assert.match(userDataTemplate(), /nvme-Amazon_Elastic_Block_Store_\$\{serial\}/);
 });
 
