@@ -152,12 +152,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     if (provider === "ec2" && p.ec2 && !p.ec2.imageId && !p.ec2.imageFilter) {
       throw new PoolError("INVALID_CONFIG", `Invalid configuration: purposes.${i}.ec2.imageId: give imageId or imageFilter`);
     }
-    if (provider === "ec2" && p.ec2 && p.ec2.subnetIds.length === 0) {
-      throw new PoolError(
-        "INVALID_CONFIG",
-        `Invalid configuration: purposes.${i}.ec2.subnetIds: give at least one (private) subnet (or SUBNET_IDS); see docs/aws.md`,
-      );
-    }
+    // No subnets (the old service's deployments): the EC2 provider uses the default VPC's
+    // default subnets and warns at start-up.
   }
 
   const maxFromPurposes = purposes.reduce((sum, p) => sum + p.max, 0);

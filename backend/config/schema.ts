@@ -62,8 +62,15 @@ export const ec2PurposeSchema = z
         enabled: z.boolean().default(true),
         cpuThreshold: z.number().min(0).max(100).default(25),
         extendSeconds: z.number().int().positive().default(1800),
+        /** Tries of the check before the reaper gives up on it (one SSM hiccup must not reap a running job). */
+        attempts: z.number().int().min(1).max(10).default(3),
       })
-      .default({ enabled: true, cpuThreshold: 25, extendSeconds: 1800 }),
+      .default({ enabled: true, cpuThreshold: 25, extendSeconds: 1800, attempts: 3 }),
+    /**
+     * A user whose home is in a zone without capacity waits this long for that zone; then the
+     * home is moved (snapshot, new volume) to the zone where an instance was found.
+     */
+    homeMoveAfterSeconds: z.number().int().min(0).default(600),
   })
   .strict();
 

@@ -93,6 +93,11 @@ purposes:
     assert.deepEqual(c.purposes[1]!.ec2?.instanceTypes, ["r6i.2xlarge", "r5.2xlarge"]);
   });
 
+  it("accepts the old service's variables without a subnet list (the provider then uses the default VPC)", () => {
+    const c = loadConfig({ POOL_PROVIDER: "ec2", IMAGE_ID: "ami-0123456789abcdef0", IMAGE_TYPE: "t3.large", SECURITY_GROUP: "sg-0123abcd", INSTANCE_PROFILE: "p", KEY_NAME: "k", REGION: "eu-west-1" });
+    assert.deepEqual(c.purposes[0]!.ec2!.subnetIds, []);
+  });
+
   it("names the field of every invalid value", () => {
     rejects({ MIN_FREE_INSTANCES: "two" }, /MIN_FREE_INSTANCES: must be a whole number/);
     rejects({ MAX_INSTANCES: "0" }, /MAX_INSTANCES: must be at least 1/);
@@ -103,7 +108,6 @@ purposes:
     rejects({ POOL_DATABASE_URL: "mysql://x" }, /POOL_DATABASE_URL/);
     rejects({ MIN_FREE_INSTANCES: "5", MAX_INSTANCES: "2" }, /minFree: 5 is more than max 2/);
     rejects({ POOL_PROVIDER: "ec2" }, /purposes\.0\.ec2: required with POOL_PROVIDER=ec2/);
-    rejects({ POOL_PROVIDER: "ec2", IMAGE_ID: "ami-0123456789abcdef0" }, /purposes\.0\.ec2\.subnetIds: give at least one/);
     rejects({ POOL_CONFIG: "/nonexistent/pool.yaml" }, /POOL_CONFIG: cannot read/);
     rejects({ POOL_CONFIG: yamlFile("purposes: [") }, /not valid YAML/);
     rejects({ POOL_CONFIG: yamlFile("purposes: []") }, /purposes: /);

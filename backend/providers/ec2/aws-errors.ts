@@ -153,3 +153,26 @@ export async function aws<T>(call: AwsCall, fn: () => Promise<T>): Promise<T> {
     throw toPoolError(err, call);
   }
 }
+
+/** What a launch walk does after a failed RunInstances cell. */
+export type LaunchErrorClass = "next-cell" | "skip-type" | "skip-spot" | "spot-role-missing" | "idempotent-mismatch" | "fatal";
+
+/** The spot service-linked role is missing and this identity may not create it. */
+export const SPOT_ROLE_CODE = "AuthFailure.ServiceLinkedRoleCreationNotPermitted";
+export const SPOT_ROLE_FIX =
+  "EC2 needs the spot service-linked role once per account: run `aws iam create-service-linked-role --aws-service-name spot.amazonaws.com` (or allow iam:CreateServiceLinkedRole for spot.amazonaws.com); until then the pool launches on-demand";
+
+/**
+ * Classifies a failed launch cell: capacity (next cell), a parameter that belongs to this
+ * instance type (an arm64 type with an x86 image: skip the type), the account's spot quota or a
+ * missing spot role (skip spot, go on-demand), or fatal (a setting an admin must fix).
+ */
+export function classifyLaunchError(code: string | null, message: string, instanceType: string): LaunchErrorClass {
+  if (!code) return "fatal";
+  if (code === "IdempotentParameterMismatch") return "idempotent-mismatch";
+  if (code === "MaxSpotInstanceCountExceeded") return "skip-spot";
+  if (code === SPOT_ROLE_CODE) return "spot-role-missing";
+  if ((code === "InvalidParameterCombination" || code === "InvalidParameterValue") && (message.includes(instanceType) || /architecture|instance type/i.test(message))) return "skip-type";
+  if (TRY_NEXT_TYPE_CODES.has(code)) return "next-cell";
+  return "fatal";
+}

@@ -23,6 +23,8 @@ export interface AwsClients {
   /** RunInstances only: one attempt, the launch queue does the retrying within the budget. */
   ec2Launch: EC2Client;
   ssm: SSMClient;
+  /** StartSession only: one attempt (not idempotent). Absent: ssm. */
+  ssmOnce?: SSMClient;
   region: string;
   /** The SSM endpoint session-manager-plugin must talk to. */
   ssmEndpoint: string;
@@ -38,17 +40,21 @@ export function createAwsClients(options: AwsClientOptions, env: Record<string, 
   const common = { region: options.region, credentials };
   const ec2 = new EC2Client({ ...common, maxAttempts: options.maxAttempts ?? 4, ...(options.endpoints?.ec2 ? { endpoint: options.endpoints.ec2 } : {}) });
   const ec2Launch = new EC2Client({ ...common, maxAttempts: 1, ...(options.endpoints?.ec2 ? { endpoint: options.endpoints.ec2 } : {}) });
-  const ssm = new SSMClient({ ...common, maxAttempts: options.maxAttempts ?? 4, ...(options.endpoints?.ssm ? { endpoint: options.endpoints.ssm } : {}) });
+  const ssmEndpointOption = options.endpoints?.ssm ? { endpoint: options.endpoints.ssm } : {};
+  const ssm = new SSMClient({ ...common, maxAttempts: options.maxAttempts ?? 4, ...ssmEndpointOption });
+  const ssmOnce = new SSMClient({ ...common, maxAttempts: 1, ...ssmEndpointOption });
   return {
     ec2,
     ec2Launch,
     ssm,
+    ssmOnce,
     region: options.region,
     ssmEndpoint: ssmEndpointFor(options.region, options.endpoints?.ssm, env),
     destroy() {
       ec2.destroy();
       ec2Launch.destroy();
       ssm.destroy();
+      ssmOnce.destroy();
     },
   };
 }

@@ -7,7 +7,10 @@
 import { createHash } from "node:crypto";
 import {
   AttachVolumeCommand,
+  CreateSnapshotCommand,
+  CreateTagsCommand,
   CreateVolumeCommand,
+  DescribeSnapshotsCommand,
   DescribeVolumesCommand,
   DetachVolumeCommand,
   type EC2Client,
@@ -117,6 +120,56 @@ export class HomeVolumes {
       ),
     );
     return { volumeId: out.VolumeId!, availabilityZone: out.AvailabilityZone ?? zone, state: out.State ?? "creating", attachedTo: null, createdAt: Date.now() };
+  }
+
+  /**
+   * Moving a home to another zone, one level-based step per call (safe to repeat, survives a
+   * restart): a snapshot of the source (found again by its HomeMoveOf tag), then, once it is
+   * complete, the new home in the zone from that snapshot (same ClientToken as any home there,
+   * so never two), and the source retagged Role=home-moved so it is never chosen again. The source
+   * volume is kept (never deleted by the pool), as is the snapshot, as a copy of the home before
+   * the move. Returns the new home, or null while the snapshot is being made.
+   */
+  async moveStep(purpose: PurposeConfig & { ec2: Ec2PurposeConfig }, userId: string, zone: string, source: HomeVolume): Promise<HomeVolume | null> {
+    const snaps = await aws({ action: "ec2:DescribeSnapshots", target: `move of ${source.volumeId}` }, () =>
+      this.ec2.send(
+        new DescribeSnapshotsCommand({ OwnerIds: ["self"], Filters: [{ Name: `tag:${TAG.pool}`, Values: [this.poolName] }, { Name: `tag:${TAG.homeMoveOf}`, Values: [source.volumeId] }] }),
+      ),
+    );
+    const snap = (snaps.Snapshots ?? []).find((x) => x.State !== "error");
+    if (!snap) {
+      await aws({ action: "ec2:CreateSnapshot", target: source.volumeId }, () =>
+        this.ec2.send(
+          new CreateSnapshotCommand({
+            VolumeId: source.volumeId,
+            Description: `rstudio-pool: home of ${userId} moving from ${source.availabilityZone} to ${zone}`.slice(0, 255),
+            TagSpecifications: [{ ResourceType: "snapshot", Tags: tagList({ ...homeVolumeTags(this.poolName, purpose, userId), [TAG.role]: "home-move", [TAG.homeMoveOf]: source.volumeId }) }],
+          }),
+        ),
+      );
+      return null;
+    }
+    if (snap.State !== "completed") return null;
+    const ec2 = purpose.ec2;
+    const out = await aws({ action: "ec2:CreateVolume", target: `home of ${userId} in ${zone} from ${snap.SnapshotId}` }, () =>
+      this.ec2.send(
+        new CreateVolumeCommand({
+          AvailabilityZone: zone,
+          SnapshotId: snap.SnapshotId,
+          Size: Math.max(ec2.homeVolumeGiB, snap.VolumeSize ?? 0),
+          VolumeType: ec2.homeVolumeType as VolumeType,
+          Encrypted: true,
+          ...(ec2.kmsKeyId ? { KmsKeyId: ec2.kmsKeyId } : {}),
+          ClientToken: homeVolumeToken(this.poolName, purpose.name, userId, zone),
+          TagSpecifications: [{ ResourceType: "volume", Tags: tagList({ ...homeVolumeTags(this.poolName, purpose, userId), [TAG.homeMovedFrom]: source.volumeId }) }],
+        }),
+      ),
+    );
+    const moved: HomeVolume = { volumeId: out.VolumeId!, availabilityZone: out.AvailabilityZone ?? zone, state: out.State ?? "creating", attachedTo: null, createdAt: Date.now() };
+    await aws({ action: "ec2:CreateTags", target: source.volumeId }, () =>
+      this.ec2.send(new CreateTagsCommand({ Resources: [source.volumeId], Tags: [{ Key: TAG.role, Value: "home-moved" }, { Key: TAG.homeMovedTo, Value: moved.volumeId }] })),
+    );
+    return moved;
   }
 
   /** Attaches the volume; already attached to this instance is success. */

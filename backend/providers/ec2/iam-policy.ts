@@ -47,7 +47,7 @@ export interface InstancePolicyVars {
 }
 
 /** Tag keys the backend may set on pool resources after they exist: never Pool, Purpose or PoolInstanceId. */
-export const MUTABLE_TAG_KEYS = ["Owner", "HomeVolume", "HomeMovedFrom"] as const;
+export const MUTABLE_TAG_KEYS = ["Owner", "HomeVolume", "Role", "HomeMovedTo"] as const;
 /** The SSM documents the backend uses. */
 export const SHELL_DOCUMENT_NAME = "AWS-RunShellScript";
 export const PORT_FORWARD_DOCUMENT_NAME = "AWS-StartPortForwardingSession";
@@ -83,21 +83,20 @@ export const API_CALLS: ApiCall[] = [
   },
   { action: "ec2:CreateVolume", command: "CreateVolumeCommand", why: "users' homes (created in the instance's zone), home move", resources: "volume/*, snapshot/* (home move)", conditionKeys: ["aws:RequestTag/Pool", "ec2:Encrypted", "aws:ResourceTag/Pool (snapshot)"] },
   { action: "ec2:CreateSnapshot", command: "CreateSnapshotCommand", why: "home move to another zone", resources: "volume/*, snapshot/*", conditionKeys: ["aws:ResourceTag/Pool (volume)", "aws:RequestTag/Pool (snapshot)"] },
-  { action: "ec2:DeleteSnapshot", command: "DeleteSnapshotCommand", why: "home move: the snapshot once the new home exists", resources: "snapshot/*", conditionKeys: ["aws:ResourceTag/Pool"] },
   {
     action: "ec2:CreateTags",
     command: "CreateTagsCommand",
-    why: "tags on create (RunInstances, CreateVolume, CreateSnapshot); Owner/HomeVolume on assign; clearing an adopted instance",
+    why: "tags on create (RunInstances, CreateVolume, CreateSnapshot); Owner/HomeVolume on assign and boot; Role/HomeMovedTo on a moved home",
     resources: "instance/*, volume/*, snapshot/*",
     conditionKeys: ["ec2:CreateAction", "aws:ResourceTag/Pool", "aws:TagKeys"],
   },
-  { action: "ec2:DeleteTags", command: "DeleteTagsCommand", why: "clearing Owner/HomeVolume from an adopted instance", resources: "instance/*", conditionKeys: ["aws:ResourceTag/Pool", "aws:TagKeys"] },
   { action: "ec2:AttachVolume", command: "AttachVolumeCommand", why: "home onto the user's instance", resources: "instance/*, volume/*", conditionKeys: ["aws:ResourceTag/Pool"] },
-  { action: "ec2:DetachVolume", command: "DetachVolumeCommand", why: "home off on release / adoption", resources: "instance/*, volume/*", conditionKeys: ["aws:ResourceTag/Pool"] },
+  { action: "ec2:DetachVolume", command: "DetachVolumeCommand", why: "home off on release", resources: "instance/*, volume/*", conditionKeys: ["aws:ResourceTag/Pool"] },
   { action: "ec2:TerminateInstances", command: "TerminateInstancesCommand", why: "reap, release, orphans", resources: "instance/*", conditionKeys: ["aws:ResourceTag/Pool"] },
   { action: "ssm:DescribeInstanceInformation", command: "DescribeInstanceInformationCommand", why: "agent online (readiness, connect)", resources: "*", conditionKeys: ["-"] },
   { action: "ssm:SendCommand", command: "SendCommandCommand", why: "mount/unmount home, readiness probe, busy check", resources: "instance/*, document/AWS-RunShellScript", conditionKeys: ["ssm:resourceTag/Pool"] },
   { action: "ssm:GetCommandInvocation", command: "GetCommandInvocationCommand", why: "Run Command results", resources: "*", conditionKeys: ["-"] },
+  { action: "ssm:DescribeSessions", command: "DescribeSessionsCommand", why: "finding the sessions to end on release and reap", resources: "*", conditionKeys: ["-"] },
   { action: "ssm:StartSession", command: "StartSessionCommand", why: "port forwarding for the owner", resources: "instance/*, document/AWS-StartPortForwardingSession", conditionKeys: ["ssm:resourceTag/Pool", "ssm:SessionDocumentAccessCheck"] },
   { action: "ssm:TerminateSession", command: "TerminateSessionCommand", why: "ending the owner's sessions on release and reap", resources: "session/*", conditionKeys: [] },
   { action: "iam:PassRole", command: null, why: "RunInstances with the instance profile", resources: "the instance role only", conditionKeys: ["iam:PassedToService"] },
@@ -141,6 +140,7 @@ export function backendPolicyDocument(v: BackendPolicyVars): IamPolicyDocument {
         "ec2:DescribeSpotPriceHistory",
         "ssm:DescribeInstanceInformation",
         "ssm:GetCommandInvocation",
+        "ssm:DescribeSessions",
       ],
       // These actions have no resource-level permissions.
       Resource: "*",
@@ -183,7 +183,6 @@ export function backendPolicyDocument(v: BackendPolicyVars): IamPolicyDocument {
       Resource: `arn:${v.partition}:ec2:${v.region}::snapshot/*`,
       Condition: { StringEquals: { "aws:RequestTag/Pool": v.poolName } },
     },
-    { Sid: "DeletePoolSnapshots", Effect: "Allow", Action: "ec2:DeleteSnapshot", Resource: `arn:${v.partition}:ec2:${v.region}::snapshot/*`, Condition: inPool },
     {
       Sid: "TagOnCreate",
       Effect: "Allow",
@@ -195,9 +194,9 @@ export function backendPolicyDocument(v: BackendPolicyVars): IamPolicyDocument {
     {
       Sid: "RetagPoolResources",
       Effect: "Allow",
-      Action: ["ec2:CreateTags", "ec2:DeleteTags"],
+      Action: "ec2:CreateTags",
       Resource: [ec2("instance"), ec2("volume")],
-      // Only the keys that change after creation: Pool (and what says which launch it is) cannot be rewritten or removed.
+      // Only the keys that change after creation: Pool, Purpose and PoolInstanceId cannot be rewritten.
       Condition: { StringEquals: { "aws:ResourceTag/Pool": v.poolName }, "ForAllValues:StringEquals": { "aws:TagKeys": [...MUTABLE_TAG_KEYS] } },
     },
     {

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Ec2PurposeConfig } from "../../config/schema";
+import { spreadIndex } from "./subnets";
 
 export interface LaunchStep {
   index: number;
@@ -66,7 +67,10 @@ export function launchMatrix(
   preferredZones: string[] = [],
 ): LaunchCell[] {
   const rank = (z: string) => (preferredZones.includes(z) ? preferredZones.indexOf(z) : preferredZones.length);
-  const ordered = [...subnets].sort((a, b) => rank(a.availabilityZone) - rank(b.availabilityZone));
+  // Launches without a preference start at a subnet picked by their id, so instances spread over the zones.
+  const start = subnets.length ? spreadIndex(poolInstanceId, subnets.length) : 0;
+  const rotated = [...subnets.slice(start), ...subnets.slice(0, start)];
+  const ordered = rotated.sort((a, b) => rank(a.availabilityZone) - rank(b.availabilityZone));
   const where: Array<{ subnetId: string | null; zone: string | null }> = ordered.length ? ordered.map((s) => ({ subnetId: s.subnetId, zone: s.availabilityZone })) : [{ subnetId: null, zone: null }];
   const markets: Array<"spot" | "on-demand"> = ec2.market === "spot" ? (ec2.spotFallbackToOnDemand ? ["spot", "on-demand"] : ["spot"]) : ["on-demand"];
   const cells: LaunchCell[] = [];

@@ -27,8 +27,17 @@ export function ebsGbMonth(region: string, volumeType: string, t: PriceTable = p
   return t.ebsGbMonth[region]?.[volumeType] ?? null;
 }
 
+/** One spot price the provider saw: in force from `at` in that zone (what the ledger bills). */
+export interface SpotPriceObservation {
+  instanceType: string;
+  availabilityZone: string;
+  at: number;
+  hourlyPrice: number;
+}
+
 export class SpotPrices {
-  private readonly cache = new Map<string, { at: number; price: number | null }>();
+  private readonly cache = new Map<string, { at: number; byZone: Map<string, { ts: number; price: number }> }>();
+  private observed: SpotPriceObservation[] = [];
 
   constructor(
     private readonly ec2: EC2Client,
@@ -36,18 +45,16 @@ export class SpotPrices {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The current spot price of the type (in the zone, or the lowest over all zones). */
-  async hourly(instanceType: string, zone: string | null): Promise<number | null> {
-    const key = `${instanceType}@${zone ?? "*"}`;
-    const hit = this.cache.get(key);
-    if (hit && this.now() - hit.at < this.ttlMs) return hit.price;
+  /** The newest price per zone of the type (one call for all zones, cached). */
+  async byZone(instanceType: string): Promise<Map<string, { ts: number; price: number }>> {
+    const hit = this.cache.get(instanceType);
+    if (hit && this.now() - hit.at < this.ttlMs) return hit.byZone;
     const out = await aws({ action: "ec2:DescribeSpotPriceHistory", target: instanceType }, () =>
       this.ec2.send(
         new DescribeSpotPriceHistoryCommand({
           InstanceTypes: [instanceType as never],
           ProductDescriptions: ["Linux/UNIX"],
           StartTime: new Date(this.now()),
-          ...(zone ? { AvailabilityZone: zone } : {}),
           MaxResults: 100,
         }),
       ),
@@ -56,16 +63,32 @@ export class SpotPrices {
     const newest = new Map<string, { ts: number; price: number }>();
     for (const p of out.SpotPriceHistory ?? []) {
       const price = Number(p.SpotPrice);
-      if (!Number.isFinite(price)) continue;
-      const z = p.AvailabilityZone ?? "";
-      const ts = p.Timestamp ? new Date(p.Timestamp).getTime() : 0;
-      const prev = newest.get(z);
-      if (!prev || ts > prev.ts) newest.set(z, { ts, price });
+      if (!Number.isFinite(price) || !p.AvailabilityZone) continue;
+      const ts = p.Timestamp ? new Date(p.Timestamp).getTime() : this.now();
+      const prev = newest.get(p.AvailabilityZone);
+      if (!prev || ts > prev.ts) newest.set(p.AvailabilityZone, { ts, price });
     }
-    const prices = [...newest.values()].map((v) => v.price);
-    const price = prices.length ? Math.min(...prices) : null;
-    this.cache.set(key, { at: this.now(), price });
-    return price;
+    for (const [zone, v] of newest) this.observed.push({ instanceType, availabilityZone: zone, at: v.ts, hourlyPrice: v.price });
+    this.cache.set(instanceType, { at: this.now(), byZone: newest });
+    return newest;
+  }
+
+  /** The current spot price of the type in the zone (or, with no zone, the lowest anywhere). */
+  async hourly(instanceType: string, zone: string | null): Promise<number | null> {
+    return this.hourlyIn(instanceType, zone ? [zone] : null);
+  }
+
+  /** The lowest current spot price of the type among the zones (null: any zone). */
+  async hourlyIn(instanceType: string, zones: string[] | null): Promise<number | null> {
+    const prices = [...(await this.byZone(instanceType)).entries()].filter(([z]) => !zones || zones.includes(z)).map(([, v]) => v.price);
+    return prices.length ? Math.min(...prices) : null;
+  }
+
+  /** The prices seen since the last call (the pool records them in spot_prices). */
+  drainObserved(): SpotPriceObservation[] {
+    const out = this.observed;
+    this.observed = [];
+    return out;
   }
 }
 

@@ -9,27 +9,26 @@
  * was launched for a user, their home volume is attached. describe() attaches that volume
  * itself once the instance runs, so the step is level-based and survives restarts.
  */
-import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
+import { CreateTagsCommand, TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import type { Logger } from "pino";
 import type { ConnectionResponse } from "../../api/contract";
 import type { Ec2PurposeConfig, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { silentLogger } from "../../log";
 import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
-import { aws, awsErrorCode, toPoolError, TRY_NEXT_TYPE_CODES } from "./aws-errors";
+import { aws, awsErrorCode, toPoolError } from "./aws-errors";
 import { BUSY_SCRIPT, isBusyReading, parseBusyOutput } from "./busy-check";
 import { createAwsClients, type AwsClientOptions, type AwsClients } from "./clients";
 import { HomeVolumes, isAttachedTo, isAvailable, preferredHome } from "./home-volumes";
 import { ImageResolver } from "./image-resolver";
 import { describeByIds, homeVolumeOf, listPoolInstances, toProviderInstance } from "./instances";
-import { launchPlan, type LaunchStep } from "./launch-plan";
+import { Ec2Launcher } from "./launcher";
 import { LaunchQueue } from "./launch-queue";
-import { buildRunInstancesInput } from "./launch-spec";
-import { ebsGbMonth, instanceHourly, onDemandHourly, SpotPrices } from "./prices";
+import { ebsGbMonth, onDemandHourly, SpotPrices, type SpotPriceObservation } from "./prices";
+import { parseProbe, probeCommands, ReadinessProbe } from "./readiness";
 import { SsmOps } from "./ssm";
-import { pickSubnet, SubnetDirectory } from "./subnets";
-import { TAG } from "./tags";
-import { userDataBase64 } from "./user-data";
+import { DEFAULT_SUBNETS_WARNING, SubnetDirectory } from "./subnets";
+import { TAG, tagMap } from "./tags";
 
 export type Ec2Purpose = PurposeConfig & { ec2: Ec2PurposeConfig };
 
@@ -46,6 +45,9 @@ export interface Ec2ProviderOptions {
   /** DescribeInstances page size and the most pages one reconciling pass reads. */
   listPageSize?: number;
   listMaxPages?: number;
+  /** The configured purposes: describe() needs a purpose's settings to make a user's home once their instance runs. */
+  purposes?: PurposeConfig[];
+  now?: () => number;
 }
 
 export function ec2Purpose(purpose: PurposeConfig): Ec2Purpose {
@@ -66,6 +68,12 @@ export class Ec2Provider implements Provider {
   private readonly pollMs: number;
   private readonly listPageSize: number;
   private readonly listMaxPages: number;
+  private readonly purposes = new Map<string, Ec2Purpose>();
+  private readonly launcher: Ec2Launcher;
+  private readonly readiness: ReadinessProbe;
+  private readonly now: () => number;
+  /** When preferredZones() names zones, only warm instances in them may be handed to the user (their home is there). */
+  readonly handOverOnlyInPreferredZones = true;
 
   constructor(options: Ec2ProviderOptions) {
     this.clients = options.clients ?? createAwsClients({ region: options.region, ...options.clientOptions });
@@ -77,8 +85,32 @@ export class Ec2Provider implements Provider {
     this.images = new ImageResolver(this.clients.ec2);
     this.subnets = new SubnetDirectory(this.clients.ec2);
     this.homes = new HomeVolumes(this.clients.ec2, options.poolName);
-    this.ssmOps = new SsmOps(this.clients.ssm, this.pollMs);
-    this.spotPrices = new SpotPrices(this.clients.ec2);
+    this.now = options.now ?? Date.now;
+    this.ssmOps = new SsmOps(this.clients.ssm, this.pollMs, undefined, this.clients.ssmOnce ?? this.clients.ssm, this.log);
+    this.spotPrices = new SpotPrices(this.clients.ec2, undefined, this.now);
+    this.readiness = new ReadinessProbe(this.ssmOps, this.now);
+    this.launcher = new Ec2Launcher({
+      ec2: this.clients.ec2,
+      ec2Launch: this.clients.ec2Launch,
+      region: this.clients.region,
+      queue: this.queue,
+      images: this.images,
+      subnets: this.subnets,
+      homes: this.homes,
+      spotPrices: this.spotPrices,
+      log: this.log,
+      now: this.now,
+      listPageSize: this.listPageSize,
+      listMaxPages: this.listMaxPages,
+    });
+    for (const p of options.purposes ?? []) if (p.ec2) this.purposes.set(p.name, p as Ec2Purpose);
+    const noSubnets = [...this.purposes.values()].filter((p) => p.ec2.subnetIds.length === 0).map((p) => p.name);
+    if (noSubnets.length) this.log.warn({ event: "default-subnets", purposes: noSubnets }, DEFAULT_SUBNETS_WARNING);
+  }
+
+  private remember(purpose: Ec2Purpose): Ec2Purpose {
+    this.purposes.set(purpose.name, purpose);
+    return purpose;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -88,78 +120,7 @@ export class Ec2Provider implements Provider {
   // ---- launching ---------------------------------------------------------------------------
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
-    const purpose = ec2Purpose(req.purpose);
-    const ec2 = purpose.ec2;
-    const image = await this.images.resolve(ec2);
-    const subnets = ec2.subnetIds.length ? await this.subnets.describe(ec2.subnetIds) : [];
-    // A user's instance goes where their home volume is (the oldest free one), so it can be attached.
-    let zone: string | null = null;
-    if (req.ownerId && ec2.homeVolumes && subnets.length) {
-      const home = preferredHome(await this.homes.find(purpose.name, req.ownerId), subnets.map((s) => s.availabilityZone));
-      zone = home?.availabilityZone ?? null;
-    }
-    const subnet = subnets.length ? pickSubnet(subnets, req.instanceId, zone) : null;
-    const homeVolumeId =
-      req.ownerId && ec2.homeVolumes && subnet ? (await this.homes.ensureIn(purpose, req.ownerId, subnet.availabilityZone)).volumeId : null;
-    const userData = userDataBase64({ mode: ec2.rstudioMode, rstudioImage: ec2.rstudioImage, rPackages: ec2.rPackages, frameOrigin: ec2.frameOrigin, homeVolumeId });
-
-    const plan = launchPlan(req.instanceId, ec2);
-    const tried: string[] = [];
-    for (const step of plan) {
-      const input = buildRunInstancesInput({
-        poolName: req.poolName,
-        poolInstanceId: req.instanceId,
-        purpose,
-        ownerId: req.ownerId,
-        step,
-        image,
-        subnetId: subnet?.subnetId ?? null,
-        homeVolumeId,
-        userDataBase64: userData,
-      });
-      try {
-        const out = await this.queue.run(() => this.clients.ec2Launch.send(new RunInstancesCommand(input)));
-        const inst = out.Instances?.[0];
-        if (!inst?.InstanceId) throw new PoolError("PROVIDER_ERROR", `RunInstances for ${req.instanceId} returned no instance.`);
-        return this.launchResult(purpose, inst, step, { imageId: image.imageId, subnetId: subnet?.subnetId ?? null, homeVolumeId });
-      } catch (err) {
-        const code = awsErrorCode(err);
-        if (code === "IdempotentParameterMismatch") {
-          // This step's token already launched an instance with other parameters (the
-          // configuration or the newest AMI changed since): that instance is the launch.
-          const found = (await listPoolInstances(this.clients.ec2, req.poolName, { pageSize: this.listPageSize, maxPages: this.listMaxPages })).instances.find(
-            (i) => i.Tags?.some((t) => t.Key === TAG.poolInstanceId && t.Value === req.instanceId) && i.State?.Name !== "terminated",
-          );
-          if (found) return this.launchResult(purpose, found, step, { imageId: found.ImageId ?? image.imageId, subnetId: found.SubnetId ?? null, homeVolumeId });
-          throw new PoolError("PROVIDER_UNAVAILABLE", `Launch ${req.instanceId} was sent before with other settings and its instance is not visible yet; the pool retries.`, { awsCode: code });
-        }
-        if (code && TRY_NEXT_TYPE_CODES.has(code)) {
-          tried.push(`${step.instanceType} ${step.market}: ${code}`);
-          this.log.warn({ event: "launch-step-failed", instanceId: req.instanceId, instanceType: step.instanceType, market: step.market, awsCode: code }, "no capacity; trying the next option");
-          continue;
-        }
-        throw toPoolError(err, { action: "ec2:RunInstances", target: `launch ${req.instanceId} as ${step.instanceType} ${step.market}` });
-      }
-    }
-    throw new PoolError(
-      "PROVIDER_UNAVAILABLE",
-      `No capacity for purpose "${purpose.name}" (tried ${tried.join("; ")}). The pool retries; add instance types or allow on-demand to make this rarer.`,
-      { tried },
-    );
-  }
-
-  private async launchResult(purpose: Ec2Purpose, inst: Instance, step: LaunchStep, facts: { imageId: string; subnetId: string | null; homeVolumeId: string | null }): Promise<LaunchResult> {
-    const zone = inst.Placement?.AvailabilityZone ?? null;
-    const market = inst.InstanceLifecycle === "spot" ? "spot" : step.market;
-    const instanceType = inst.InstanceType ?? step.instanceType;
-    return {
-      providerId: inst.InstanceId!,
-      instanceType,
-      market,
-      availabilityZone: zone,
-      hourlyPrice: await instanceHourly(purpose, this.clients.region, this.spotPrices, instanceType, market, zone),
-      details: { ...facts, launchStep: step.index, clientToken: step.clientToken },
-    };
+    return this.launcher.launch(req, this.remember(ec2Purpose(req.purpose)));
   }
 
   // ---- reading -----------------------------------------------------------------------------
@@ -175,27 +136,89 @@ export class Ec2Provider implements Provider {
     return instances.filter((i) => i.InstanceId).map((i) => toProviderInstance(i, false));
   }
 
+  /**
+   * Ready means usable: EC2 running, the agent online, and the check on the instance says
+   * RStudio answers, for a user's instance with their home mounted (describe() makes the home
+   * in the instance's zone, or moves it there, attaches it and has it mounted). An instance
+   * whose home cannot be mounted is terminated and reported so, with the reason.
+   */
   async describe(providerIds: string[]): Promise<ProviderInstance[]> {
     if (providerIds.length === 0) return [];
     const instances = (await describeByIds(this.clients.ec2, providerIds)).filter((i) => i.InstanceId);
-    const running = instances.filter((i) => i.State?.Name === "running");
+    const running = instances.filter((i) => i.State?.Name === "running" && !this.readiness.isKnownReady(i.InstanceId!));
     const online = running.length ? await this.ssmOps.onlineAgents(running.map((i) => i.InstanceId!)) : new Set<string>();
-    const out: ProviderInstance[] = [];
-    for (const i of instances) {
-      let homeReady = true;
-      if (i.State?.Name === "running") {
-        const home = homeVolumeOf(i);
-        if (home.volumeId && !home.attached) {
-          homeReady = false;
-          await this.homes.attach(home.volumeId, i.InstanceId!).catch((err: unknown) => {
-            // Usually the previous instance is still letting go of it: try again next tick.
-            this.log.warn({ event: "home-attach-retry", providerId: i.InstanceId, volumeId: home.volumeId, err: (err as Error).message }, "home volume not attached yet");
-          });
+    return Promise.all(
+      instances.map(async (i): Promise<ProviderInstance> => {
+        const id = i.InstanceId!;
+        if (i.State?.Name !== "running") return toProviderInstance(i, false);
+        if (this.readiness.isKnownReady(id)) return toProviderInstance(i, true);
+        if (!online.has(id)) return toProviderInstance(i, false);
+        try {
+          const r = await this.readyCheck(i);
+          if (r.kind === "failed") return await this.failInstance(i, r.reason);
+          return toProviderInstance(i, r.kind === "ready");
+        } catch (err) {
+          this.log.warn({ event: "readiness-retry", providerId: id, err: (err as Error).message }, "not ready yet");
+          return toProviderInstance(i, false);
         }
-      }
-      out.push(toProviderInstance(i, i.State?.Name === "running" && online.has(i.InstanceId!) && homeReady));
+      }),
+    );
+  }
+
+  private async readyCheck(i: Instance) {
+    const tags = tagMap(i.Tags);
+    const owner = tags[TAG.owner];
+    const purpose = this.purposes.get(tags[TAG.purpose] ?? "");
+    if (!owner || !purpose?.ec2.homeVolumes) return this.readiness.check(i.InstanceId!, null);
+    const home = await this.homeFor(i, purpose, owner);
+    if (!home) return { kind: "pending" as const, detail: "home being prepared" };
+    if (!(i.BlockDeviceMappings ?? []).some((b) => b.Ebs?.VolumeId === home && b.Ebs?.Status === "attached")) {
+      // Usually the volume is still being created, or the previous instance is letting go of it.
+      await this.homes.attach(home, i.InstanceId!).catch((err: unknown) => {
+        this.log.warn({ event: "home-attach-retry", providerId: i.InstanceId, volumeId: home, err: (err as Error).message }, "home volume not attached yet");
+      });
+      return { kind: "pending" as const, detail: "home attaching" };
     }
-    return out;
+    return this.readiness.check(i.InstanceId!, home);
+  }
+
+  /**
+   * The user's home for this instance, in its zone: the one named by its HomeVolume tag, else
+   * theirs in that zone, else one moved there from another zone (the launch waited for the home's
+   * zone first), else a new one. Null while it is being prepared (snapshot, or the old home
+   * still attached elsewhere). Tags the instance with it.
+   */
+  private async homeFor(i: Instance, purpose: Ec2Purpose, owner: string): Promise<string | null> {
+    const tagged = tagMap(i.Tags)[TAG.homeVolume];
+    if (tagged) return tagged;
+    const zone = i.Placement?.AvailabilityZone;
+    if (!zone) return null;
+    const homes = await this.homes.find(purpose.name, owner);
+    let home = homes.find((h) => h.availabilityZone === zone && h.state !== "deleting" && h.state !== "error") ?? null;
+    if (!home) {
+      const elsewhere = homes.filter((h) => h.availabilityZone !== zone && h.state !== "deleting" && h.state !== "error");
+      if (elsewhere.length) {
+        const source = preferredHome(elsewhere.filter((h) => !h.attachedTo), [...new Set(elsewhere.map((h) => h.availabilityZone))]);
+        if (!source) return null; // the home is still attached to the user's previous instance
+        home = await this.homes.moveStep(purpose, owner, zone, source);
+        if (!home) return null;
+        this.log.warn({ event: "home-moved", userId: owner, from: source.volumeId, fromZone: source.availabilityZone, to: home.volumeId, zone }, "home moved to the instance's zone");
+      } else {
+        home = await this.homes.ensureIn(purpose, owner, zone);
+      }
+    }
+    await aws({ action: "ec2:CreateTags", target: i.InstanceId! }, () =>
+      this.clients.ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId!], Tags: [{ Key: TAG.homeVolume, Value: home.volumeId }] })),
+    );
+    return home.volumeId;
+  }
+
+  private async failInstance(i: Instance, reason: string): Promise<ProviderInstance> {
+    const why = `not usable: ${reason}`;
+    this.log.error({ event: "instance-unusable", providerId: i.InstanceId, reason }, "terminating an instance that cannot serve its user");
+    await this.terminate([{ id: i.InstanceId!, providerId: i.InstanceId!, purpose: "", ownerId: null, availabilityZone: null, instanceType: null, market: null, details: {} }]);
+    this.readiness.forget(i.InstanceId!);
+    return { ...toProviderInstance(i, false), state: "terminated", stateReason: why };
   }
 
   // ---- ending ------------------------------------------------------------------------------
@@ -217,38 +240,45 @@ export class Ec2Provider implements Provider {
   // ---- users -------------------------------------------------------------------------------
 
   async assign(ref: InstanceRef, userId: string, purposeConfig: PurposeConfig): Promise<void> {
-    const purpose = ec2Purpose(purposeConfig);
+    const purpose = this.remember(ec2Purpose(purposeConfig));
     const instanceId = requireProviderId(ref);
     await aws({ action: "ec2:CreateTags", target: instanceId }, () =>
       this.clients.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: TAG.owner, Value: userId }] })),
     );
     if (!purpose.ec2.homeVolumes) return;
-    const zone = ref.availabilityZone ?? (await describeByIds(this.clients.ec2, [instanceId]))[0]?.Placement?.AvailabilityZone;
-    if (!zone) throw new PoolError("PROVIDER_UNAVAILABLE", `Instance ${instanceId} has no availability zone yet; the pool retries.`);
-    // One home per user, purpose and zone: a warm instance in another zone gets (or creates) the user's home there.
-    const home = await this.homes.ensureIn(purpose, userId, zone);
-    await aws({ action: "ec2:CreateTags", target: instanceId }, () =>
-      this.clients.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: TAG.homeVolume, Value: home.volumeId }] })),
-    );
+    const [inst] = await describeByIds(this.clients.ec2, [instanceId]);
+    if (!inst?.Placement?.AvailabilityZone) throw new PoolError("PROVIDER_UNAVAILABLE", `Instance ${instanceId} has no availability zone yet; the pool retries.`);
+    // The claim handed over a warm instance in the zone of the user's home (or they have none yet).
+    const volumeId = await this.homeFor(inst, purpose, userId);
+    if (!volumeId) throw new PoolError("PROVIDER_UNAVAILABLE", `The home of ${userId} is being prepared for ${inst.Placement.AvailabilityZone}; the pool retries.`);
+    const home = await this.homes.describe(volumeId);
+    if (!home) throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${volumeId} is not visible yet; the pool retries.`);
     if (home.attachedTo && home.attachedTo !== instanceId) {
-      throw new PoolError("CONFLICT", `Home volume ${home.volumeId} of ${userId} is still attached to ${home.attachedTo}; the pool retries once it is free.`);
+      throw new PoolError("CONFLICT", `Home volume ${volumeId} of ${userId} is still attached to ${home.attachedTo}; the pool retries once it is free.`);
     }
     const sleep = (ms: number) => this.sleep(ms);
-    if (home.state === "creating" && !(await this.homes.waitFor(home.volumeId, isAvailable, sleep, this.pollMs))) {
-      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${home.volumeId} is still being created; the pool retries.`);
+    if (home.state === "creating" && !(await this.homes.waitFor(volumeId, isAvailable, sleep, this.pollMs))) {
+      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${volumeId} is still being created; the pool retries.`);
     }
-    await this.homes.attach(home.volumeId, instanceId);
-    if (!(await this.homes.waitFor(home.volumeId, isAttachedTo(instanceId), sleep, this.pollMs))) {
-      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${home.volumeId} did not attach to ${instanceId} in time; the pool retries.`);
+    await this.homes.attach(volumeId, instanceId);
+    if (!(await this.homes.waitFor(volumeId, isAttachedTo(instanceId), sleep, this.pollMs))) {
+      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${volumeId} did not attach to ${instanceId} in time; the pool retries.`);
     }
-    const res = await this.ssmOps.runShell(instanceId, [`/usr/local/sbin/rstudio-pool-home mount ${home.volumeId}`], { timeoutSeconds: 300, comment: `rstudio-pool: mount home of ${userId}` });
-    if (res.status !== "Success") {
-      throw new PoolError("PROVIDER_ERROR", `Mounting home volume ${home.volumeId} on ${instanceId} failed (${res.status}): ${res.stderr.slice(0, 300)}`);
+    const res = await this.ssmOps.runShell(instanceId, probeCommands(volumeId), { timeoutSeconds: 420, comment: `rstudio-pool: mount home of ${userId}` });
+    const r = parseProbe(res.stdout, volumeId);
+    if (r.kind !== "ready") {
+      throw new PoolError("PROVIDER_ERROR", `Mounting home volume ${volumeId} on ${instanceId} failed (${res.status}): ${r.kind === "failed" ? r.reason : r.detail} ${res.stderr.slice(0, 300)}`.trim());
     }
   }
 
   async release(ref: InstanceRef, _purpose: PurposeConfig): Promise<void> {
     if (!ref.providerId) return;
+    this.readiness.forget(ref.providerId);
+    // Nobody keeps a tunnel into an instance the pool takes back (release and reap both come here).
+    await this.ssmOps.terminateSessions(ref.providerId).then(
+      (n) => n && this.log.info({ event: "sessions-ended", providerId: ref.providerId, sessions: n }, "ended the instance's SSM sessions"),
+      (err: unknown) => this.log.warn({ event: "sessions-end-failed", providerId: ref.providerId, err: (err as Error).message }, "could not end the instance's SSM sessions; termination ends them"),
+    );
     const [inst] = await describeByIds(this.clients.ec2, [ref.providerId]);
     if (!inst || inst.State?.Name !== "running") return; // termination lets go of the volume
     const home = homeVolumeOf(inst);
@@ -286,35 +316,66 @@ export class Ec2Provider implements Provider {
     };
   }
 
+  /**
+   * Asked before reaping: one SSM hiccup must not reap a running job, so the check is tried
+   * busyCheck.attempts times (with a short pause) before the pool is told it failed; each
+   * failed try and the decision are logged.
+   */
   async isBusy(ref: InstanceRef, purposeConfig: PurposeConfig): Promise<boolean> {
     const check = purposeConfig.ec2?.busyCheck;
     if (!check?.enabled || !ref.providerId) return false;
-    const res = await this.ssmOps.runShell(ref.providerId, BUSY_SCRIPT, { timeoutSeconds: 30, comment: "rstudio-pool: busy check" });
-    const reading = res.status === "Success" ? parseBusyOutput(res.stdout) : null;
-    if (!reading) throw new PoolError("PROVIDER_ERROR", `Busy check on ${ref.providerId} gave no reading (${res.status}).`);
-    return isBusyReading(reading, check.cpuThreshold);
+    const attempts = check.attempts ?? 3;
+    let last = "";
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const res = await this.ssmOps.runShell(ref.providerId, BUSY_SCRIPT, { timeoutSeconds: 30, comment: "rstudio-pool: busy check" });
+        const reading = res.status === "Success" ? parseBusyOutput(res.stdout) : null;
+        if (reading) {
+          const busy = isBusyReading(reading, check.cpuThreshold);
+          this.log.info({ event: "busy-check", providerId: ref.providerId, attempt, busy, ...reading }, busy ? "R is busy" : "R is idle");
+          return busy;
+        }
+        last = `no reading (${res.status})`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      this.log.warn({ event: "busy-check-retry", providerId: ref.providerId, attempt, attempts, err: last }, "busy check failed");
+      if (attempt < attempts) await this.sleep(this.pollMs);
+    }
+    throw new PoolError("PROVIDER_UNAVAILABLE", `Busy check on ${ref.providerId} failed ${attempts} times (${last}).`);
   }
 
+  /** Zones of the user's homes, oldest first (attached ones too: the home is there, even if busy for a moment). */
   async preferredZones(userId: string, purposeConfig: PurposeConfig): Promise<string[]> {
     const ec2 = purposeConfig.ec2;
     if (!ec2?.homeVolumes) return [];
     const homes = await this.homes.find(purposeConfig.name, userId);
-    const free = homes.filter((h) => !h.attachedTo && h.state !== "deleting" && h.state !== "error");
-    return [...new Set(free.sort((a, b) => a.createdAt - b.createdAt).map((h) => h.availabilityZone))];
+    const usable = homes.filter((h) => h.state !== "deleting" && h.state !== "error");
+    return [...new Set(usable.sort((a, b) => a.createdAt - b.createdAt).map((h) => h.availabilityZone))];
   }
 
   // ---- prices ------------------------------------------------------------------------------
 
+  /** The price of the purpose's first type, for spot the lowest among the zones it can launch in. */
   async priceOf(purposeConfig: PurposeConfig): Promise<number | null> {
     if (purposeConfig.hourlyPrice !== undefined) return purposeConfig.hourlyPrice;
     const ec2 = purposeConfig.ec2;
     if (!ec2) return null;
     const type = ec2.instanceTypes[0]!;
     if (ec2.market === "spot") {
-      const spot = await this.spotPrices.hourly(type, null).catch(() => null);
+      const zones = await this.subnets
+        .forPurpose(ec2.subnetIds)
+        .then((s) => [...new Set(s.map((x) => x.availabilityZone))])
+        .catch(() => null);
+      const spot = await this.spotPrices.hourlyIn(type, zones).catch(() => null);
       if (spot !== null) return spot;
     }
     return onDemandHourly(this.clients.region, type);
+  }
+
+  /** Spot prices seen since the last call; the pool records them so the ledger bills the price in force. */
+  observedSpotPrices(): SpotPriceObservation[] {
+    return this.spotPrices.drainObserved();
   }
 
   /** Monthly price of one user's home volume of the purpose (null when the table lacks it). */

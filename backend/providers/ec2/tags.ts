@@ -14,6 +14,10 @@ export const TAG = {
   homeVolume: "HomeVolume",
   /** On volumes: "home" for users' persistent homes. */
   role: "Role",
+  /** Home moves: on the snapshot (its source), on the new home (its source), on the old home (its successor). */
+  homeMoveOf: "HomeMoveOf",
+  homeMovedFrom: "HomeMovedFrom",
+  homeMovedTo: "HomeMovedTo",
   name: "Name",
 } as const;
 

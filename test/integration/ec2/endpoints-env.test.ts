@@ -26,7 +26,10 @@ test("AWS_ENDPOINT_URL_EC2 / _SSM are honoured by the SDK without an endpoint op
   const res = await provider.launch({ instanceId: "rsp-00000000000e0001", purpose: ec2PurposeConfig(), poolName: "env-pool", ownerId: null });
   assert.ok(fake.world.instances.has(res.providerId));
   assert.equal((await provider.list("env-pool")).length, 1);
-  assert.equal((await provider.describe([res.providerId]))[0]!.ready, true, "running and the agent online (SSM through its variable)");
+  // The first describe sends the readiness check on the instance, the next reads its answer.
+  let ready = false;
+  for (let i = 0; i < 5 && !ready; i++) ready = (await provider.describe([res.providerId]))[0]!.ready;
+  assert.equal(ready, true, "running, the agent online and RStudio answering (SSM through its variable)");
   assert.ok(fake.world.callsOf("DescribeInstanceInformation").length >= 1);
   await provider.close();
 });

@@ -65,6 +65,19 @@ test("every call of the provider's flows is allowed by the generated policy, and
   await provider.list("test-pool");
   await provider.priceOf(spot);
   await provider.terminate([ref, { ...ref, id: "rsp-000000000000iam1", providerId: owned.providerId }]);
+  fake.world.advance();
+
+  // Alice's home zone has no capacity; after the (zero) wait her next instance goes elsewhere and the home moves.
+  const homeZone = fake.world.volumes.get(fake.world.instances.get(owned.providerId)!.tags.HomeVolume!)!.zone;
+  fake.world.noCapacity.add(`*@${homeZone}`);
+  const moving = ec2PurposeConfig({ name: "spotty", ec2: { market: "spot", homeMoveAfterSeconds: 0 } });
+  await provider.launch({ instanceId: "rsp-000000000000iam3", purpose: moving, poolName: "test-pool", ownerId: "alice" }).catch(() => null);
+  const moved = await provider.launch({ instanceId: "rsp-000000000000iam3", purpose: moving, poolName: "test-pool", ownerId: "alice" });
+  assert.notEqual(moved.availabilityZone, homeZone);
+  await untilReady(provider, moved.providerId);
+  fake.world.noCapacity.clear();
+  // No subnets configured: the default VPC's default subnets.
+  await provider.launch({ instanceId: "rsp-000000000000iam4", purpose: ec2PurposeConfig({ name: "legacy", ec2: { subnetIds: [] } }), poolName: "test-pool", ownerId: null });
 
   assert.deepEqual(denials().map((c) => `${c.action}: ${JSON.stringify(c.params).slice(0, 200)}`), [], "no call was denied");
   const sent = new Set(fake.world.calls.map((c) => `${c.service === "ec2" ? "ec2" : "ssm"}:${c.action}`));

@@ -35,7 +35,7 @@ async function makePool(purposeOver: Parameters<typeof ec2PurposeConfig>[0] = {}
   const store = openStore({ databaseUrl: null, dataDir: config.dataDir });
   stores.push(store);
   await migrateToLatest(store);
-  const provider = fakeProvider(fake);
+  const provider = fakeProvider(fake, { purposes: config.purposes, now: () => clock.now() });
   const pool = new Pool({ config, store, provider, clock });
   await pool.prepare();
   return { pool, provider, clock };
@@ -59,8 +59,11 @@ test("a spot instance is interrupted; the user's next claim gets a new instance 
   assert.equal(first.source, "launched");
   await tickUntil(pool, async () => (await stateOf(pool, first.instance.id)) === "running");
   const row1 = (await getInstance(pool.db, first.instance.id))!;
-  const homeId = row1.details.homeVolumeId as string;
+  // The home is made once the instance runs, in its zone, and named by the instance's HomeVolume tag.
+  const homeId = fake.world.instances.get(row1.providerId!)!.tags.HomeVolume!;
   assert.match(homeId, /^vol-/);
+  assert.equal(fake.world.volumes.get(homeId)!.zone, row1.availabilityZone);
+  assert.equal(fake.world.mounted.get(row1.providerId!), homeId, "mounted before the instance counted as running");
   assert.equal(fake.world.volumes.get(homeId)!.attachment?.instanceId, row1.providerId, "attached once it ran");
   assert.equal(row1.market, "spot");
 
@@ -77,7 +80,7 @@ test("a spot instance is interrupted; the user's next claim gets a new instance 
   await tickUntil(pool, async () => (await stateOf(pool, second.instance.id)) === "running");
   const row2 = (await getInstance(pool.db, second.instance.id))!;
   assert.notEqual(row2.providerId, row1.providerId);
-  assert.equal(row2.details.homeVolumeId, homeId, "same home volume");
+  assert.equal(fake.world.instances.get(row2.providerId!)!.tags.HomeVolume, homeId, "same home volume");
   assert.equal(row2.availabilityZone, fake.world.volumes.get(homeId)!.zone, "launched in the volume's zone");
   assert.equal(fake.world.volumes.get(homeId)!.attachment?.instanceId, row2.providerId);
   const homes = [...fake.world.volumes.values()].filter((v) => v.tags.Role === "home" && v.tags.Owner === "alice" && v.tags.Purpose === "spotty");
@@ -91,7 +94,7 @@ test("a warm instance is handed to a user: Owner tag, home attached and mounted 
   const warmRow = (await pool.db.selectFrom("instances").selectAll().where("purpose", "=", "warm").where("state", "=", "running").executeTakeFirst())!;
   const warmLaunch = fake.world.instances.get(warmRow.provider_id!)!;
   assert.equal(warmLaunch.tags.Owner, undefined, "warm instances have no owner");
-  assert.match(Buffer.from(String(warmLaunch.request.UserData), "base64").toString(), /^HOME_VOLUME_ID=''$/m);
+  assert.match(Buffer.from(String(warmLaunch.request.UserData), "base64").toString(), /^WAIT_FOR_HOME='0'$/m);
 
   const claim = await pool.claim("bob", "warm");
   assert.equal(claim.source, "warm");
@@ -109,16 +112,18 @@ test("a warm instance is handed to a user: Owner tag, home attached and mounted 
   const send = fake.world.callsOf("SendCommand").find((c) => !c.error)!;
   assert.equal(send.params.DocumentName, "AWS-RunShellScript");
   assert.deepEqual(send.params.InstanceIds, [inst.id]);
-  assert.deepEqual((send.params.Parameters as { commands: string[] }).commands, [`/usr/local/sbin/rstudio-pool-home mount ${home.id}`]);
+  assert.deepEqual((send.params.Parameters as { commands: string[] }).commands, [`/usr/local/sbin/rstudio-pool-home mount ${home.id} || true`, "/usr/local/sbin/rstudio-pool-home check"]);
   const order = fake.world.calls.map((c) => c.action).filter((a) => ["CreateVolume", "AttachVolume", "SendCommand"].includes(a));
   assert.deepEqual(order, ["CreateVolume", "AttachVolume", "SendCommand"]);
 
   fake.world.calls.length = 0;
   await pool.release("bob", claim.instance.id);
   await tickUntil(pool, async () => (await stateOf(pool, claim.instance.id)) === "terminated");
-  const acts = fake.world.calls.filter((c) => !c.error).map((c) => c.action);
-  assert.ok(acts.indexOf("SendCommand") < acts.indexOf("DetachVolume") && acts.indexOf("DetachVolume") < acts.indexOf("TerminateInstances"), acts.join(","));
-  assert.match(JSON.stringify(fake.world.callsOf("SendCommand")[0]!.params), /rstudio-pool-home unmount/);
+  const ok = fake.world.calls.filter((c) => !c.error);
+  const acts = ok.map((c) => c.action);
+  const unmountAt = ok.findIndex((c) => c.action === "SendCommand" && /rstudio-pool-home unmount/.test(JSON.stringify(c.params)));
+  assert.ok(unmountAt >= 0 && unmountAt < acts.indexOf("DetachVolume") && acts.indexOf("DetachVolume") < acts.indexOf("TerminateInstances"), acts.join(","));
+  assert.ok(acts.indexOf("DescribeSessions") < acts.indexOf("TerminateInstances"), "the instance's sessions are looked up and ended first");
   fake.world.advance();
   assert.equal(fake.world.volumes.get(home.id)!.state, "available", "detached, never deleted");
   await pool.stop();

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
 import { PoolError } from "../../../backend/errors";
+import { cellToken } from "../../../backend/providers/ec2/launch-plan";
 import { LaunchQueue } from "../../../backend/providers/ec2/launch-queue";
 import { FakeWorld } from "../../support/aws/fake-world";
 import { startFakeAws, type FakeAws } from "../../support/aws/fake-aws-server";
@@ -38,7 +39,7 @@ test("an owned spot launch, field by field on the wire", async () => {
   assert.equal(p.Version, "2016-11-15");
   assert.equal(p.ImageId, "ami-0aaaaaaaaaaaaaaa2", "the newest AMI with the tag");
   assert.equal(p.InstanceType, "t3.large");
-  assert.equal(p.ClientToken, "rsp-00000000000000a1-0");
+  assert.equal(p.ClientToken, cellToken("rsp-00000000000000a1", "t3.large", "spot", p.NetworkInterface[0].SubnetId));
   assert.deepEqual([p.MinCount, p.MaxCount], ["1", "1"]);
   assert.deepEqual(p.MetadataOptions, { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: "1", InstanceMetadataTags: "disabled" });
   assert.equal(p.NetworkInterface[0].AssociatePublicIpAddress, "false");
@@ -49,7 +50,7 @@ test("an owned spot launch, field by field on the wire", async () => {
   assert.equal(p.IamInstanceProfile.Name, "rstudio-pool-instance");
   const userData = Buffer.from(p.UserData, "base64").toString("utf8");
   assert.match(userData, /^#!\/bin\/bash/);
-  assert.match(userData, new RegExp(`^HOME_VOLUME_ID='${res.details!.homeVolumeId}'$`, "m"));
+  assert.match(userData, /^WAIT_FOR_HOME='1'$/m, "RStudio waits for alice's home");
   const specs = Object.fromEntries(p.TagSpecification.map((s: Wire) => [s.ResourceType, Object.fromEntries(s.Tag.map((t: Wire) => [t.Key, t.Value]))]));
   assert.equal(specs.instance.Pool, "test-pool");
   assert.equal(specs.instance.Owner, "alice");
@@ -65,9 +66,15 @@ test("an owned spot launch, field by field on the wire", async () => {
   const root = fake.world.volumesOf(res.providerId)[0]!;
   assert.equal(root.tags.PoolInstanceId, "rsp-00000000000000a1");
   assert.equal(root.encrypted, true);
-  const home = fake.world.volumes.get(res.details!.homeVolumeId as string)!;
-  assert.deepEqual([home.tags.Owner, home.tags.Pool, home.tags.Role, home.encrypted, home.zone], ["alice", "test-pool", "home", true, inst.zone]);
   assert.equal(res.availabilityZone, inst.zone);
+  assert.equal([...fake.world.volumes.values()].filter((v) => v.tags.Role === "home").length, 0, "no home before the instance runs (it would pin alice to a zone)");
+  // Once it runs, describe() makes the home in the instance's zone, attaches it, has it mounted, then says ready.
+  let ready = false;
+  for (let i = 0; i < 6 && !ready; i++) ready = (await provider.describe([res.providerId]))[0]!.ready;
+  assert.ok(ready);
+  const home = fake.world.volumes.get(inst.tags.HomeVolume!)!;
+  assert.deepEqual([home.tags.Owner, home.tags.Pool, home.tags.Role, home.encrypted, home.zone], ["alice", "test-pool", "home", true, inst.zone]);
+  assert.equal(fake.world.mounted.get(inst.id), home.id);
 });
 
 test("the same launch again returns the same instance (client token), never a second one", async () => {
@@ -91,17 +98,27 @@ test("spot fallback: next type, then on-demand, in order, each with its own toke
   fake.world.noCapacity.add("m5.large/spot");
   const res = await provider.launch({ instanceId: "rsp-00000000000000c1", purpose: ec2PurposeConfig({ ec2: { market: "spot" } }), poolName: "test-pool", ownerId: null });
   const runs = fake.world.callsOf("RunInstances");
-  assert.deepEqual(
-    runs.map((c) => `${(c.params as Wire).InstanceType}/${(c.params as Wire).InstanceMarketOptions ? "spot" : "on-demand"}/${(c.params as Wire).ClientToken}/${c.error ?? "ok"}`),
-    ["t3.large/spot/rsp-00000000000000c1-0/InsufficientInstanceCapacity", "m5.large/spot/rsp-00000000000000c1-1/InsufficientInstanceCapacity", "t3.large/on-demand/rsp-00000000000000c1-2/ok"],
-  );
+  // Each type in every subnet (zone) on spot, then on-demand; each cell with its own token.
+  const cell = (c: (typeof runs)[number]) => {
+    const w = c.params as Wire;
+    const market = w.InstanceMarketOptions ? "spot" : "on-demand";
+    assert.equal(w.ClientToken, cellToken("rsp-00000000000000c1", w.InstanceType, market, w.NetworkInterface[0].SubnetId));
+    return `${w.InstanceType}/${market}/${w.NetworkInterface[0].SubnetId}/${c.error ?? "ok"}`;
+  };
+  assert.deepEqual(runs.map(cell), [
+    "t3.large/spot/subnet-0a1/InsufficientInstanceCapacity",
+    "t3.large/spot/subnet-0b2/InsufficientInstanceCapacity",
+    "m5.large/spot/subnet-0a1/InsufficientInstanceCapacity",
+    "m5.large/spot/subnet-0b2/InsufficientInstanceCapacity",
+    "t3.large/on-demand/subnet-0a1/ok",
+  ]);
   assert.equal(res.market, "on-demand");
   assert.equal(res.hourlyPrice, 0.0832);
   // No fallback allowed and no capacity: PROVIDER_UNAVAILABLE, which the pool retries.
   fake.world.noCapacity.add("t3.large");
   await assert.rejects(
     provider.launch({ instanceId: "rsp-00000000000000c2", purpose: ec2PurposeConfig({ ec2: { market: "spot", instanceTypes: ["t3.large"], spotFallbackToOnDemand: false } }), poolName: "test-pool", ownerId: null }),
-    (e: unknown) => e instanceof PoolError && e.code === "PROVIDER_UNAVAILABLE" && /t3\.large spot: InsufficientInstanceCapacity/.test(e.message),
+    (e: unknown) => e instanceof PoolError && e.code === "PROVIDER_UNAVAILABLE" && /t3\.large spot in us-east-1a: InsufficientInstanceCapacity/.test(e.message),
   );
 });
 
@@ -125,7 +142,12 @@ test("throttling: RequestLimitExceeded (HTTP 503 XML) is retried by the queue; a
   await Promise.all(ids.map((id) => rush.launch({ instanceId: id, purpose: ec2PurposeConfig(), poolName: "test-pool", ownerId: null })));
   const runs = fake.world.callsOf("RunInstances");
   assert.equal(runs.filter((c) => c.error).length, 0, "the queue kept inside the budget");
-  assert.deepEqual(runs.map((c) => (c.params as Wire).ClientToken), ids.map((id) => `${id}-0`));
+  assert.deepEqual(
+    runs.map((c) => (c.params as Wire).ClientToken),
+    runs.map((c, i) => cellToken(ids[i]!, "t3.large", "on-demand", (c.params as Wire).NetworkInterface[0].SubnetId)),
+    "in arrival order",
+  );
+  assert.equal(new Set(runs.map((c) => (c.params as Wire).NetworkInterface[0].SubnetId)).size, 2, "warm launches spread over the zones");
   const last = runs.at(-1)!.at - runs[0]!.at;
   // The first call can arrive late (it opens the connection), which shortens the span a little.
   assert.ok(last >= 3800 && last < 9000, `12 launches took ${last} ms; at 4 + 1.8/s the last one starts after 4.4 s`);

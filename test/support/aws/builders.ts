@@ -51,7 +51,7 @@ export function ec2PoolConfig(purposes: PurposeConfig[], overrides: Partial<Pool
 }
 
 /** A provider on the fake server with a fast queue and fast polling (the budget numbers are tested apart). */
-export function fakeProvider(fake: FakeAws, options: { queue?: LaunchQueue; listPageSize?: number } = {}): Ec2Provider {
+export function fakeProvider(fake: FakeAws, options: { queue?: LaunchQueue; listPageSize?: number; purposes?: PurposeConfig[]; now?: () => number } = {}): Ec2Provider {
   return new Ec2Provider({
     region: "us-east-1",
     poolName: "test-pool",
@@ -59,5 +59,7 @@ export function fakeProvider(fake: FakeAws, options: { queue?: LaunchQueue; list
     queue: options.queue ?? new LaunchQueue({ burst: 5, refillPerSecond: 200, baseBackoffMs: 5 }),
     pollMs: 5,
     listPageSize: options.listPageSize,
+    purposes: options.purposes,
+    now: options.now,
   });
 }

@@ -108,15 +108,19 @@ function runInstances(world: FakeWorld, p: Params): string {
   }
   const type = String(p.InstanceType ?? "m1.small");
   const market = (p.InstanceMarketOptions as Record<string, QueryValue> | undefined)?.MarketType === "spot" ? "spot" : "on-demand";
-  if (world.noCapacity.has(type) || world.noCapacity.has(`${type}/${market}`)) {
-    throw new AwsFault("InsufficientInstanceCapacity", `We currently do not have sufficient ${type} capacity in the Availability Zone you requested.`);
-  }
   const image = world.images.find((i) => i.id === p.ImageId);
   if (!image) throw new AwsFault("InvalidAMIID.NotFound", `The image id '[${String(p.ImageId)}]' does not exist`);
   const nic = (asList(p.NetworkInterface)[0] ?? {}) as Record<string, QueryValue>;
   const subnetId = String(nic.SubnetId ?? p.SubnetId ?? Object.keys(world.subnets)[0]);
   const zone = world.subnets[subnetId];
   if (!zone) throw new AwsFault("InvalidSubnetID.NotFound", `The subnet ID '${subnetId}' does not exist`);
+  if ([type, `${type}/${market}`, `${type}@${zone}`, `${type}/${market}@${zone}`, `*@${zone}`].some((k) => world.noCapacity.has(k))) {
+    throw new AwsFault("InsufficientInstanceCapacity", `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${zone}).`);
+  }
+  const arch = world.typeArchitectures[type] ?? "x86_64";
+  if (arch !== image.architecture) {
+    throw new AwsFault("InvalidParameterValue", `The architecture '${arch}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.`);
+  }
   const specs = tagSpecs(p);
   const id = world.newInstanceId();
   const inst: FakeInstance = {
@@ -231,8 +235,41 @@ function describeImages(world: FakeWorld, p: Params): string {
 function describeSubnets(world: FakeWorld, p: Params): string {
   const ids = asList(p.SubnetId).map(String);
   for (const id of ids) if (!world.subnets[id]) throw new AwsFault("InvalidSubnetID.NotFound", `The subnet ID '${id}' does not exist`);
-  const list = (ids.length ? ids : Object.keys(world.subnets)).map((id) => el("subnetId", id) + el("availabilityZone", world.subnets[id]!) + el("state", "available") + el("vpcId", "vpc-0123"));
+  const filters = filtersOf(p);
+  const chosen = (ids.length ? ids : Object.keys(world.subnets)).filter((id) =>
+    filters.every((f) => {
+      if (f.name === "vpc-id") return f.values.includes("vpc-0123");
+      if (f.name === "default-for-az") return f.values.includes(String(world.defaultSubnets.includes(id)));
+      throw new AwsFault("InvalidParameterValue", `The filter '${f.name}' is invalid`);
+    }),
+  );
+  const list = chosen.map((id) => el("subnetId", id) + el("availabilityZone", world.subnets[id]!) + el("state", "available") + el("vpcId", "vpc-0123") + el("defaultForAz", world.defaultSubnets.includes(id)));
   return items("subnetSet", list);
+}
+
+function describeVpcs(world: FakeWorld, p: Params): string {
+  const filters = filtersOf(p);
+  const isDefault = filters.find((f) => f.name === "is-default");
+  if (isDefault && isDefault.values.includes("true") && !world.hasDefaultVpc) return items("vpcSet", []);
+  return items("vpcSet", [el("vpcId", "vpc-0123") + el("state", "available") + el("isDefault", world.hasDefaultVpc) + el("cidrBlock", "172.31.0.0/16")]);
+}
+
+function createSnapshot(world: FakeWorld, p: Params): string {
+  const v = world.volumes.get(String(p.VolumeId));
+  if (!v || v.state === "deleted") throw new AwsFault("InvalidVolume.NotFound", `The volume '${String(p.VolumeId)}' does not exist.`);
+  const id = `snap-${world.newVolumeId().slice(4)}`;
+  world.snapshots.set(id, { id, volumeId: v.id, size: v.size, state: "pending", tags: tagSpecs(p).snapshot ?? {}, encrypted: v.encrypted, data: v.data ?? null });
+  return el("snapshotId", id) + el("volumeId", v.id) + el("status", "pending") + el("volumeSize", v.size) + el("startTime", new Date().toISOString()) + el("encrypted", v.encrypted);
+}
+
+function describeSnapshots(world: FakeWorld, p: Params): string {
+  for (const s of world.snapshots.values()) if (s.state === "pending") s.state = "completed";
+  const filters = filtersOf(p);
+  const list = [...world.snapshots.values()].filter((s) => filters.every((f) => matchTags(f, s.tags) ?? true));
+  return items(
+    "snapshotSet",
+    list.map((s) => el("snapshotId", s.id) + el("volumeId", s.volumeId) + el("status", s.state) + el("volumeSize", s.size) + el("encrypted", s.encrypted) + el("ownerId", "123456789012") + tagSetXml(s.tags)),
+  );
 }
 
 function describeVolumes(world: FakeWorld, p: Params): string {
@@ -261,10 +298,13 @@ function createVolume(world: FakeWorld, p: Params): string {
   const prior = token ? [...world.volumes.values()].find((v) => v.clientToken === token) : undefined;
   const zone = String(p.AvailabilityZone);
   if (!Object.values(world.subnets).includes(zone)) throw new AwsFault("InvalidParameterValue", `Invalid availability zone: [${zone}]`);
+  const snap = p.SnapshotId ? world.snapshots.get(String(p.SnapshotId)) : undefined;
+  if (p.SnapshotId && (!snap || snap.state !== "completed")) throw new AwsFault("InvalidSnapshot.NotFound", `The snapshot '${String(p.SnapshotId)}' does not exist or is not completed.`);
   const v: FakeVolume = prior ?? {
     id: world.newVolumeId(),
     zone,
     size: Number(p.Size),
+    ...(snap ? { fromSnapshot: snap.id, data: snap.data } : {}),
     type: String(p.VolumeType ?? "gp2"),
     encrypted: p.Encrypted === "true",
     kmsKeyId: p.KmsKeyId ? String(p.KmsKeyId) : null,
@@ -327,4 +367,7 @@ export const EC2_ACTIONS: Record<string, (world: FakeWorld, p: Params) => string
   AttachVolume: attachVolume,
   DetachVolume: detachVolume,
   DescribeSpotPriceHistory: describeSpotPriceHistory,
+  DescribeVpcs: describeVpcs,
+  CreateSnapshot: createSnapshot,
+  DescribeSnapshots: describeSnapshots,
 };

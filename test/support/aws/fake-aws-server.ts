@@ -112,7 +112,8 @@ export async function startFakeAws(world = new FakeWorld(), region = "us-east-1"
       const ec2 = new EC2Client({ ...common, maxAttempts: options.maxAttempts ?? 3 });
       const ec2Launch = new EC2Client({ ...common, maxAttempts: 1 });
       const ssm = new SSMClient({ ...common, maxAttempts: options.maxAttempts ?? 3 });
-      return { ec2, ec2Launch, ssm, region, ssmEndpoint: url, destroy: () => [ec2, ec2Launch, ssm].forEach((c) => c.destroy()) };
+      const ssmOnce = new SSMClient({ ...common, maxAttempts: 1 });
+      return { ec2, ec2Launch, ssm, ssmOnce, region, ssmEndpoint: url, destroy: () => [ec2, ec2Launch, ssm, ssmOnce].forEach((c) => c.destroy()) };
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -37,6 +37,9 @@ export interface FakeVolume {
   deleteOnTermination: boolean;
   clientToken: string | null;
   createTime: Date;
+  /** A stand-in for the files on it (copied by snapshots), and the snapshot it was made from. */
+  data?: string | null;
+  fromSnapshot?: string;
 }
 
 export interface FakeSnapshot {
@@ -46,6 +49,7 @@ export interface FakeSnapshot {
   state: "pending" | "completed";
   tags: Record<string, string>;
   encrypted: boolean;
+  data: string | null;
 }
 
 /** Decides whether a call is allowed (an IAM policy in tests): null, or the denial message. */
@@ -76,6 +80,7 @@ export interface FakeSession {
   documentName: string;
   parameters: Record<string, string[]>;
   reason: string | null;
+  state: "Active" | "Terminated";
 }
 
 export type CommandHandler = (instanceId: string, commands: string[], world: FakeWorld) => { status: string; stdout?: string; stderr?: string };
@@ -92,11 +97,22 @@ export class FakeWorld {
   readonly commands = new Map<string, FakeCommand>();
   readonly sessions: FakeSession[] = [];
   readonly calls: FakeCall[] = [];
-  images: Array<{ id: string; name: string; created: string; tags: Record<string, string>; rootDevice: string; owner: string }> = [
-    { id: "ami-0aaaaaaaaaaaaaaa1", name: "rstudio-2026-11-09", created: "2026-11-09T03:00:00.000Z", tags: { Role: "rstudio" }, rootDevice: "/dev/xvda", owner: "self" },
-    { id: "ami-0aaaaaaaaaaaaaaa2", name: "rstudio-2026-11-16", created: "2026-11-16T03:00:00.000Z", tags: { Role: "rstudio" }, rootDevice: "/dev/xvda", owner: "self" },
+  images: Array<{ id: string; name: string; created: string; tags: Record<string, string>; rootDevice: string; owner: string; architecture: string }> = [
+    { id: "ami-0aaaaaaaaaaaaaaa1", name: "rstudio-2026-11-09", created: "2026-11-09T03:00:00.000Z", tags: { Role: "rstudio" }, rootDevice: "/dev/xvda", owner: "self", architecture: "x86_64" },
+    { id: "ami-0aaaaaaaaaaaaaaa2", name: "rstudio-2026-11-16", created: "2026-11-16T03:00:00.000Z", tags: { Role: "rstudio" }, rootDevice: "/dev/xvda", owner: "self", architecture: "x86_64" },
   ];
   subnets: Record<string, string> = { "subnet-0a1": "us-east-1a", "subnet-0b2": "us-east-1b" };
+  /** The default VPC's default subnets (DescribeSubnets default-for-az). */
+  defaultSubnets: string[] = ["subnet-0a1", "subnet-0b2"];
+  hasDefaultVpc = true;
+  /** Instance types that are not x86_64 (RunInstances refuses them with an x86 image). */
+  typeArchitectures: Record<string, string> = { "m7g.large": "arm64", "t4g.large": "arm64" };
+  /** Instance ids SSM refuses in a DescribeInstanceInformation filter (the whole call fails). */
+  readonly ssmRejects = new Set<string>();
+  /** Home volumes mounted per instance (what `rstudio-pool-home mount` did), and RStudio not answering. */
+  readonly mounted = new Map<string, string>();
+  readonly rstudioDown = new Set<string>();
+  readonly mountFails = new Set<string>();
   spotPrices: Record<string, number> = { "t3.large": 0.0301, "m5.large": 0.0352 };
   /** "type" or "type/spot" or "type/on-demand": RunInstances answers InsufficientInstanceCapacity. */
   readonly noCapacity = new Set<string>();
@@ -203,15 +219,32 @@ export class FakeWorld {
   }
 }
 
+/** What `rstudio-pool-home check` prints on this instance. */
+function checkLine(instanceId: string, world: FakeWorld, failed: string | null): string {
+  if (failed) return `rstudio-pool-failed: ${failed}`;
+  const inst = world.instances.get(instanceId);
+  const waitsForHome = /^WAIT_FOR_HOME='1'$/m.test(Buffer.from(String(inst?.request.UserData ?? ""), "base64").toString());
+  const home = world.mounted.get(instanceId);
+  if (waitsForHome && !home) return "rstudio-pool-waiting-for-home";
+  if (world.rstudioDown.has(instanceId)) return "rstudio-pool-starting";
+  return `rstudio-pool-ready home=${home ?? "none"}`;
+}
+
 export const defaultCommandHandler: CommandHandler = (instanceId, commands, world) => {
   const script = commands.join("\n");
   const mount = /rstudio-pool-home mount (vol-[0-9a-f]+)/.exec(script);
   if (mount) {
     const v = world.volumes.get(mount[1]!);
-    if (v?.attachment?.instanceId === instanceId && v.attachment.state === "attached") return { status: "Success", stdout: `mounted ${v.id}\n` };
-    return { status: "Failed", stderr: `home volume ${mount[1]} did not appear\n` };
+    let failed: string | null = null;
+    if (world.mountFails.has(mount[1]!) || !(v?.attachment?.instanceId === instanceId && v.attachment.state === "attached")) failed = `home volume ${mount[1]} did not appear`;
+    else world.mounted.set(instanceId, v.id);
+    return { status: "Success", stdout: `${checkLine(instanceId, world, failed)}\n` };
   }
-  if (/rstudio-pool-home unmount/.test(script)) return { status: "Success", stdout: "unmounted\n" };
+  if (/rstudio-pool-home check/.test(script)) return { status: "Success", stdout: `${checkLine(instanceId, world, null)}\n` };
+  if (/rstudio-pool-home unmount/.test(script)) {
+    world.mounted.delete(instanceId);
+    return { status: "Success", stdout: "unmounted\n" };
+  }
   if (/loadavg/.test(script)) {
     const l = world.loads.get(instanceId) ?? { load: 0.05, cpus: 2, rsession: 0 };
     return { status: "Success", stdout: `load=${l.load} cpus=${l.cpus} rsession=${l.rsession}\n` };

@@ -14,6 +14,8 @@ function describeInstanceInformation(world: FakeWorld, b: Body): unknown {
   const filters = (b.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [];
   const idFilter = filters.find((f) => f.Key === "InstanceIds");
   if (idFilter && idFilter.Values.length > 50) throw new AwsFault("InvalidInstanceInformationFilterValue", "InstanceIds filter takes at most 50 values");
+  const rejected = idFilter?.Values.find((id) => world.ssmRejects.has(id));
+  if (rejected) throw new AwsFault("InvalidInstanceId", `Instance ${rejected} is not valid for this request.`);
   const list = [...world.instances.values()]
     .filter((i) => (!idFilter || idFilter.Values.includes(i.id)) && (i.ssmOnline || i.state === "running" || i.state === "stopped"))
     .filter((i) => i.state !== "pending")
@@ -58,7 +60,7 @@ function startSession(world: FakeWorld, b: Body): unknown {
   if (!inst || !inst.ssmOnline) throw new AwsFault("TargetNotConnected", `${target} is not connected.`);
   if (b.DocumentName !== "AWS-StartPortForwardingSession") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
   const sessionId = `rstudio-pool-${randomBytes(8).toString("hex")}`;
-  world.sessions.push({ sessionId, target, documentName: String(b.DocumentName), parameters: (b.Parameters as Record<string, string[]>) ?? {}, reason: (b.Reason as string) ?? null });
+  world.sessions.push({ sessionId, target, documentName: String(b.DocumentName), parameters: (b.Parameters as Record<string, string[]>) ?? {}, reason: (b.Reason as string) ?? null, state: "Active" });
   return {
     SessionId: sessionId,
     StreamUrl: `wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/${sessionId}?role=publish_subscribe`,
@@ -66,9 +68,24 @@ function startSession(world: FakeWorld, b: Body): unknown {
   };
 }
 
+function describeSessions(world: FakeWorld, b: Body): unknown {
+  const filters = (b.Filters as Array<{ key: string; value: string }> | undefined) ?? [];
+  const target = filters.find((f) => f.key === "Target")?.value;
+  const list = world.sessions.filter((s) => s.state === (b.State === "History" ? "Terminated" : "Active") && (!target || s.target === target));
+  return { Sessions: list.map((s) => ({ SessionId: s.sessionId, Target: s.target, Status: "Connected", DocumentName: s.documentName })) };
+}
+
+function terminateSession(world: FakeWorld, b: Body): unknown {
+  const s = world.sessions.find((x) => x.sessionId === b.SessionId);
+  if (s) s.state = "Terminated";
+  return { SessionId: b.SessionId };
+}
+
 export const SSM_ACTIONS: Record<string, (world: FakeWorld, b: Body) => unknown> = {
   DescribeInstanceInformation: describeInstanceInformation,
   SendCommand: sendCommand,
   GetCommandInvocation: getCommandInvocation,
   StartSession: startSession,
+  DescribeSessions: describeSessions,
+  TerminateSession: terminateSession,
 };
