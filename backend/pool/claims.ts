@@ -74,7 +74,9 @@ async function claimInTransaction(
 
   await ctx.policies.checkClaimAllowed(userId, purpose, now, trx);
 
-  const free = await findFreeRunning(trx, purpose.name, zones);
+  let free = await findFreeRunning(trx, purpose.name, zones);
+  // The user's home is in these zones: a spare elsewhere would give them a new, empty home.
+  if (free && zones.length && ctx.provider.handOverOnlyInPreferredZones && !zones.includes(free.availabilityZone ?? "")) free = null;
   if (free) {
     const deadline = now + idleMs;
     const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now };

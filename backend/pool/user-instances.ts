@@ -52,14 +52,21 @@ export async function heartbeat(ctx: PoolContext, userId: string, id: string): P
 }
 
 /** Releases a held instance: it leaves the user at once and is terminated by the lifecycle loop. */
-export async function releaseInstance(ctx: PoolContext, instance: Pick<Instance, "id" | "ownerId" | "purpose">, reason: string, actor: string): Promise<boolean> {
+export async function releaseInstance(
+  ctx: PoolContext,
+  instance: Pick<Instance, "id" | "ownerId" | "purpose">,
+  reason: string,
+  actor: string,
+  /** The reaper: only if the idle deadline has still passed (a heartbeat during the busy check wins). */
+  guard: { idleDeadlineAtMost?: number } = {},
+): Promise<boolean> {
   const now = ctx.clock.now();
   const released = await ctx.db.transaction().execute(async (trx) => {
     const ok = await updateInstance(
       trx,
       instance.id,
       { state: "releasing", stateReason: reason, ownerId: null, idleDeadline: null, updatedAt: now },
-      { states: SERVING_STATES },
+      { states: SERVING_STATES, ...guard },
     );
     if (ok) {
       await recordEvent(trx, {

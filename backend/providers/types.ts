@@ -106,6 +106,15 @@ export interface Provider {
    */
   preferredZones?(userId: string, purpose: PurposeConfig): Promise<string[]>;
 
+  /** Spot prices seen since the last call (each in force from `at`); the pool records them. Optional. */
+  observedSpotPrices?(): Array<{ instanceType: string; availabilityZone: string; at: number; hourlyPrice: number }>;
+
+  /**
+   * When true and preferredZones() names zones, a warm instance is handed to the user only in
+   * one of them (their home is there); otherwise the claim launches. Optional: any zone will do.
+   */
+  readonly handOverOnlyInPreferredZones?: boolean;
+
   /** The price per hour of an instance of this purpose (for the purposes list). */
   priceOf(purpose: PurposeConfig): Promise<number | null>;
 

@@ -151,6 +151,8 @@ export async function insertInstance(db: Db, i: Instance): Promise<void> {
 export interface UpdateGuard {
   states?: InstanceState[];
   ownerId?: string | null;
+  /** Only while the idle deadline is set and not after this (a heartbeat that moved it wins). */
+  idleDeadlineAtMost?: number;
 }
 
 /**
@@ -161,14 +163,15 @@ export async function updateInstance(db: Db, id: string, patch: InstancePatch, g
   const set = toUpdate(patch) as Record<string, unknown>;
   const columns = Object.keys(set);
   const owner = guard.ownerId === undefined ? "any" : guard.ownerId === null ? "none" : "is";
-  const args = [...columns.map((c) => set[c]), id, ...(owner === "is" ? [guard.ownerId] : [])];
-  const res = await guardedUpdate({ columns, states: guard.states, owner })(db, ...args);
+  const deadline = guard.idleDeadlineAtMost !== undefined;
+  const args = [...columns.map((c) => set[c]), id, ...(owner === "is" ? [guard.ownerId] : []), ...(deadline ? [guard.idleDeadlineAtMost] : [])];
+  const res = await guardedUpdate({ columns, states: guard.states, owner, deadline })(db, ...args);
   return Number(res.numAffectedRows ?? 0) > 0;
 }
 
 /** One prepared UPDATE per set of columns and kind of guard. */
 const guardedUpdate = prepareByShape(
-  (s: { columns: string[]; states?: InstanceState[]; owner: "any" | "none" | "is" }) => `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}`,
+  (s: { columns: string[]; states?: InstanceState[]; owner: "any" | "none" | "is"; deadline: boolean }) => `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}|${s.deadline}`,
   (s) =>
     (db: Db, ...args: unknown[]) => {
       const values = Object.fromEntries(s.columns.map((c, i) => [c, args[i]])) as Updateable<InstancesTable>;
@@ -176,6 +179,7 @@ const guardedUpdate = prepareByShape(
       if (s.states) q = q.where("state", "in", s.states);
       if (s.owner === "none") q = q.where("owner_id", "is", null);
       if (s.owner === "is") q = q.where("owner_id", "=", args[s.columns.length + 1] as string);
+      if (s.deadline) q = q.where("idle_deadline", "<=", args[s.columns.length + 1 + (s.owner === "is" ? 1 : 0)] as number);
       return q;
     },
 );

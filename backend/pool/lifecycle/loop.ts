@@ -13,6 +13,7 @@ import type { PoolContext } from "../context";
 import { completeAssignments } from "./assign";
 import { watchBooting } from "./boot";
 import { Launcher } from "./launch";
+import { recordObservedPrices } from "./observed-prices";
 import { expireOld, reapIdle } from "./reap";
 import { reconcile } from "./reconcile";
 import { terminateReleasing } from "./terminate";
@@ -165,5 +166,6 @@ export class LifecycleLoop {
         ctx.log.error({ event: "step-failed", step: name, err: (err as Error).message }, `lifecycle step ${name} failed`);
       }
     }
+    await recordObservedPrices(ctx).catch((err: unknown) => ctx.log.warn({ event: "spot-prices-not-recorded", err: (err as Error).message }, "could not record spot prices"));
   }
 }

@@ -21,8 +21,8 @@ export async function reapIdle(ctx: PoolContext): Promise<number> {
       try {
         busy = await ctx.provider.isBusy(toRef(inst), purpose);
       } catch (err) {
-        // An unanswered busy check must not keep an instance forever: reap as planned.
-        ctx.log.warn({ event: "busy-check-failed", instanceId: inst.id, err: (err as Error).message }, "busy check failed; reaping as idle");
+        // An unanswered busy check (after the provider's own retries) must not keep an instance forever: reap as planned.
+        ctx.log.warn({ event: "busy-check-failed", instanceId: inst.id, err: (err as Error).message }, "busy check failed after its retries; reaping as idle");
       }
       if (busy) {
         const extendMs = (purpose.ec2?.busyCheck.extendSeconds ?? 1800) * 1000;
@@ -35,7 +35,9 @@ export async function reapIdle(ctx: PoolContext): Promise<number> {
         continue;
       }
     }
-    if (await releaseInstance(ctx, inst, "idle", "reaper")) {
+    // The busy check took a while: a heartbeat may have moved the deadline meanwhile, and was
+    // answered with the new one. The release re-checks it in the same guarded update.
+    if (await releaseInstance(ctx, inst, "idle", "reaper", { idleDeadlineAtMost: ctx.clock.now() })) {
       reaped++;
       ctx.metrics.reaps.inc({ purpose: inst.purpose, reason: "idle" });
     }

@@ -219,3 +219,55 @@ test("a launch AWS refuses for good fails the instance with the reason; a thrott
   assert.match(row.stateReason!, /throttling/);
   await pool.stop();
 });
+
+test("a heartbeat that lands while the reaper waits for the busy check wins: the instance is not reaped", async () => {
+  const { pool, provider, clock } = await makePool({ name: "racy", ec2: { busyCheck: { enabled: true, cpuThreshold: 25, extendSeconds: 1800 } } });
+  const c = await pool.claim("gina", "racy");
+  await tickUntil(pool, async () => (await stateOf(pool, c.instance.id)) === "running");
+  clock.t += 700_000;
+  const real = provider.isBusy.bind(provider);
+  provider.isBusy = async (ref, purpose) => {
+    const busy = await real(ref, purpose);
+    await pool.heartbeat("gina", c.instance.id); // answered 200 with a new deadline
+    return busy;
+  };
+  await pool.loop.tick();
+  const row = (await getInstance(pool.db, c.instance.id))!;
+  assert.equal(row.state, "running", "the reap re-checked the deadline in its guarded update");
+  assert.equal(row.ownerId, "gina");
+  assert.ok(row.idleDeadline! > clock.t);
+  await pool.stop();
+});
+
+test("hand-overs stay in the zone of the user's home: a warm spare elsewhere is not given to them", async () => {
+  const { pool } = await makePool({ name: "zoned", minFree: 0 });
+  const first = await pool.claim("hank", "zoned");
+  await tickUntil(pool, async () => (await stateOf(pool, first.instance.id)) === "running");
+  const homeZone = (await getInstance(pool.db, first.instance.id))!.availabilityZone!;
+  await pool.release("hank", first.instance.id);
+  await tickUntil(pool, async () => (await stateOf(pool, first.instance.id)) === "terminated");
+  // Only spares in the other zone: hank must get a launch in his home's zone, not one of them.
+  const other = homeZone === "us-east-1a" ? "us-east-1b" : "us-east-1a";
+  fake.world.noCapacity.add(`*@${homeZone}`);
+  const spare = await pool.claim("ivy", "zoned");
+  await tickUntil(pool, async () => (await stateOf(pool, spare.instance.id)) === "running");
+  await pool.release("ivy", spare.instance.id);
+  fake.world.noCapacity.clear();
+  await pool.db.updateTable("instances").set({ state: "running", owner_id: null, idle_deadline: null, availability_zone: other }).where("id", "=", spare.instance.id).execute();
+  const again = await pool.claim("hank", "zoned");
+  assert.equal(again.source, "launched", "no hand-over across zones");
+  await tickUntil(pool, async () => (await stateOf(pool, again.instance.id)) === "running");
+  const row = (await getInstance(pool.db, again.instance.id))!;
+  assert.equal(row.availabilityZone, homeZone);
+  await pool.stop();
+});
+
+test("spot prices the provider sees are recorded in spot_prices (the ledger bills the price in force)", async () => {
+  const { pool } = await makePool({ name: "priced", ec2: { market: "spot" } });
+  const c = await pool.claim("jo", "priced");
+  await tickUntil(pool, async () => (await stateOf(pool, c.instance.id)) === "running");
+  const rows = await pool.db.selectFrom("spot_prices").selectAll().execute();
+  assert.ok(rows.some((r) => r.instance_type === "t3.large" && r.availability_zone === "us-east-1a"), JSON.stringify(rows));
+  assert.ok(rows.every((r) => Number(r.hourly_price) > 0));
+  await pool.stop();
+});
