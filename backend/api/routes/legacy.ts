@@ -10,9 +10,10 @@ import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { PoolError } from "../../errors";
 import type { Pool } from "../../pool/service";
-import { getInstance, listInStates, SERVING_STATES, type Instance } from "../../store/instances";
+import { listInStates, SERVING_STATES, type Instance } from "../../store/instances";
 import { legacyRole, type LegacyRole } from "../auth";
 import { parseBody } from "../validate";
+import { findByLegacyId } from "./legacy-ids";
 
 const COMMANDS = ["REQUEST_RSTUDIO", "GET_STATUS", "DELETE"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -74,12 +75,14 @@ export function legacyRouter(pool: Pool): Router {
           res.json({ instances: live.map((i) => i.id) });
           return;
         }
-        const inst = await getInstance(pool.db, p.instanceId);
+        // The pool's id or (as the old service answered) the EC2 instance id.
+        const inst = await findByLegacyId(pool.db, p.instanceId);
         if (!inst) throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${p.instanceId}".`);
         const purpose = pool.config.purposes.find((x) => x.name === inst.purpose);
         res.json({
           instance: {
             instanceId: inst.id,
+            ...(inst.provider === "ec2" ? { ec2InstanceId: inst.providerId } : {}),
             url: legacyUrl(inst, purpose?.servicePort ?? 8787),
             keyName: purpose?.ec2?.keyName ?? null,
             state: inst.state,
@@ -93,7 +96,8 @@ export function legacyRouter(pool: Pool): Router {
       }
       case "DELETE": {
         const p = parseBody(deleteSchema, payload, "payload");
-        const inst = await pool.releaseAny(p.instanceId, "proxy", "proxy");
+        const found = await findByLegacyId(pool.db, p.instanceId);
+        const inst = await pool.releaseAny(found?.id ?? p.instanceId, "proxy", "proxy");
         if (!inst) throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${p.instanceId}".`);
         res.json({ status: "OK" });
         return;

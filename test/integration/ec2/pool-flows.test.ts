@@ -29,9 +29,9 @@ after(async () => {
   await fake.close();
 });
 
-async function makePool(purposeOver: Parameters<typeof ec2PurposeConfig>[0] = {}): Promise<{ pool: Pool; provider: Ec2Provider; clock: { t: number; now(): number } }> {
+async function makePool(purposeOver: Parameters<typeof ec2PurposeConfig>[0] = {}, poolOver: Parameters<typeof ec2PoolConfig>[1] = {}): Promise<{ pool: Pool; provider: Ec2Provider; clock: { t: number; now(): number } }> {
   const clock = { t: Date.now(), now: () => clock.t };
-  const config = ec2PoolConfig([ec2PurposeConfig({ idleTimeoutSeconds: 600, ...purposeOver })]);
+  const config = ec2PoolConfig([ec2PurposeConfig({ idleTimeoutSeconds: 600, ...purposeOver })], poolOver);
   const store = openStore({ databaseUrl: null, dataDir: config.dataDir });
   stores.push(store);
   await migrateToLatest(store);
@@ -269,5 +269,28 @@ test("spot prices the provider sees are recorded in spot_prices (the ledger bill
   const rows = await pool.db.selectFrom("spot_prices").selectAll().execute();
   assert.ok(rows.some((r) => r.instance_type === "t3.large" && r.availability_zone === "us-east-1a"), JSON.stringify(rows));
   assert.ok(rows.every((r) => Number(r.hourly_price) > 0));
+  await pool.stop();
+});
+
+test("the old protocol: GET_STATUS shows the EC2 instance id and accepts it as instanceId (as the old service answered)", async () => {
+  const { pool } = await makePool({ name: "rstudio" }, { appKey: "app-key-123", proxyKey: "proxy-key-456" });
+  const app = createApp({ pool, costs: new LedgerCostService(pool.db, pool.config, pool.ctx.clock), log: silentLogger() });
+  const req = await request(app).post("/").set("authorization", "Bearer app-key-123").send({ command: "REQUEST_RSTUDIO", payload: { userId: "kim" } });
+  assert.equal(req.status, 200, JSON.stringify(req.body));
+  const id = req.body.instanceId as string;
+  await tickUntil(pool, async () => (await stateOf(pool, id)) === "running");
+  const ec2Id = (await getInstance(pool.db, id))!.providerId!;
+  const byPool = await request(app).post("/").set("authorization", "Bearer app-key-123").send({ command: "GET_STATUS", payload: { instanceId: id } });
+  assert.equal(byPool.body.instance.ec2InstanceId, ec2Id);
+  const byEc2 = await request(app).post("/").set("authorization", "Bearer app-key-123").send({ command: "GET_STATUS", payload: { instanceId: ec2Id } });
+  assert.equal(byEc2.status, 200, JSON.stringify(byEc2.body));
+  assert.equal(byEc2.body.instance.instanceId, id);
+  assert.equal(byEc2.body.instance.ec2InstanceId, ec2Id);
+  assert.equal(byEc2.body.instance.userId, "kim");
+  const unknown = await request(app).post("/").set("authorization", "Bearer app-key-123").send({ command: "GET_STATUS", payload: { instanceId: "i-0123456789abcdef0" } });
+  assert.equal(unknown.status, 404);
+  const del = await request(app).post("/").set("authorization", "Bearer proxy-key-456").send({ command: "DELETE", payload: { instanceId: ec2Id } });
+  assert.equal(del.status, 200, JSON.stringify(del.body));
+  assert.equal(await stateOf(pool, id), "releasing");
   await pool.stop();
 });
