@@ -22,7 +22,8 @@ import { TEST_CREDENTIALS } from "./fake-aws-server";
 const REPO_ROOT = path.resolve(__dirname, "../../..");
 
 export function motoPath(): string | null {
-  const candidates = [path.resolve(REPO_ROOT, "../shared/tools/moto-server"), "/work/shared/tools/moto-server"];
+  // MOTO_SERVER names another moto-server script (or a missing one, to see the skip).
+  const candidates = process.env.MOTO_SERVER ? [process.env.MOTO_SERVER] : [path.resolve(REPO_ROOT, "../shared/tools/moto-server"), "/work/shared/tools/moto-server"];
   return candidates.find((p) => existsSync(p)) ?? null;
 }
 
