@@ -32,12 +32,15 @@ export function parseProbe(stdout: string, expectHome: string | null): Readiness
 export class ReadinessProbe {
   private readonly inFlight = new Map<string, { commandId: string; home: string | null; sentAt: number }>();
   private readonly ready = new Set<string>();
+  /** When a check last answered "not yet": the next is sent only after recheckMs (Run Command has its own rate limits). */
+  private readonly notYetAt = new Map<string, number>();
 
   constructor(
     private readonly ssm: SsmOps,
     private readonly now: () => number = Date.now,
     /** A command that has not finished after this long is sent again. */
     private readonly resendAfterMs = 10 * 60_000,
+    private readonly recheckMs = 5_000,
   ) {}
 
   isKnownReady(instanceId: string): boolean {
@@ -47,12 +50,15 @@ export class ReadinessProbe {
   forget(instanceId: string): void {
     this.inFlight.delete(instanceId);
     this.ready.delete(instanceId);
+    this.notYetAt.delete(instanceId);
   }
 
   async check(instanceId: string, homeVolumeId: string | null): Promise<Readiness> {
     if (this.ready.has(instanceId)) return { kind: "ready" };
     const sent = this.inFlight.get(instanceId);
     if (!sent || sent.home !== homeVolumeId || this.now() - sent.sentAt > this.resendAfterMs) {
+      const last = this.notYetAt.get(instanceId);
+      if (sent === undefined && last !== undefined && this.now() - last < this.recheckMs) return { kind: "pending", detail: "checked a moment ago" };
       const commandId = await this.ssm.sendShell(instanceId, probeCommands(homeVolumeId), { timeoutSeconds: 420, comment: homeVolumeId ? `rstudio-pool: mount ${homeVolumeId} and check` : "rstudio-pool: readiness check" });
       this.inFlight.set(instanceId, { commandId, home: homeVolumeId, sentAt: this.now() });
       return { kind: "pending", detail: "check sent" };
@@ -62,6 +68,7 @@ export class ReadinessProbe {
     this.inFlight.delete(instanceId);
     const r = parseProbe(res.stdout, homeVolumeId);
     if (r.kind === "ready") this.ready.add(instanceId);
+    else this.notYetAt.set(instanceId, this.now());
     return r;
   }
 }

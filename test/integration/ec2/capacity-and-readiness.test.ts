@@ -113,7 +113,9 @@ test("error classes: a type that does not fit the image is skipped; the spot quo
 });
 
 test("readiness: one id SSM refuses does not hold up the others; a home that cannot be mounted fails the instance with the reason", async () => {
-  const provider = fakeProvider(fake);
+  // A "not yet" answer is checked again after 5 s (of this clock, which each describe moves on).
+  const clock = { t: Date.now() };
+  const provider = fakeProvider(fake, { now: () => (clock.t += 3_000) });
   const a = await provider.launch({ instanceId: "rsp-00000000000ca030", purpose: ec2PurposeConfig(), poolName: "test-pool", ownerId: null });
   const b = await provider.launch({ instanceId: "rsp-00000000000ca031", purpose: ec2PurposeConfig(), poolName: "test-pool", ownerId: null });
   fake.world.ssmRejects.add(b.providerId);
