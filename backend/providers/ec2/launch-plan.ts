@@ -1,10 +1,9 @@
 /**
- * The ordered attempts of one launch: each instance type on the purpose's market, then (for spot
- * purposes that allow it) each type on-demand. Each step has its own EC2 ClientToken, derived
- * from the pool instance id and the step's index: a retry of the same step (after a throttle, a
- * timeout or a restart of the backend) reuses the token and EC2 answers with the instance it
- * already launched; a different step sends different parameters and so needs a new token,
- * because EC2 refuses a token reused with other parameters (IdempotentParameterMismatch).
+ * The ordered cells of one launch (market × instance type × subnet), each with its own EC2
+ * ClientToken: a retry of the same cell (after a throttle, a timeout or a restart of the
+ * backend) reuses the token and EC2 answers with the instance it already launched; a different
+ * cell sends different parameters and so needs a new token, because EC2 refuses a token reused
+ * with other parameters (IdempotentParameterMismatch).
  */
 import { createHash } from "node:crypto";
 import type { Ec2PurposeConfig } from "../../config/schema";
@@ -28,16 +27,6 @@ export function clientTokenFor(poolInstanceId: string, step: number | string): s
   return token;
 }
 
-export function launchPlan(poolInstanceId: string, ec2: Pick<Ec2PurposeConfig, "instanceTypes" | "market" | "spotFallbackToOnDemand">): LaunchStep[] {
-  const pairs: Array<[string, "spot" | "on-demand"]> = [];
-  if (ec2.market === "spot") {
-    for (const t of ec2.instanceTypes) pairs.push([t, "spot"]);
-    if (ec2.spotFallbackToOnDemand) for (const t of ec2.instanceTypes) pairs.push([t, "on-demand"]);
-  } else {
-    for (const t of ec2.instanceTypes) pairs.push([t, "on-demand"]);
-  }
-  return pairs.map(([instanceType, market], index) => ({ index, instanceType, market, clientToken: clientTokenFor(poolInstanceId, index) }));
-}
 
 /** One cell of the launch matrix: a type on a market in one subnet (so one zone). */
 export interface LaunchCell extends LaunchStep {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { clientTokenFor, launchPlan } from "../../../backend/providers/ec2/launch-plan";
+import { classifyLaunchError } from "../../../backend/providers/ec2/aws-errors";
+import { cellToken, clientTokenFor, launchMatrix } from "../../../backend/providers/ec2/launch-plan";
 import { buildRunInstancesInput } from "../../../backend/providers/ec2/launch-spec";
 import { ec2PurposeConfig } from "../../support/aws/builders";
 
@@ -60,10 +61,29 @@ test("spot options, client token, user data, instance profile, home volume tag",
   assert.deepEqual(arn.IamInstanceProfile, { Arn: "arn:aws:iam::1:instance-profile/x" });
 });
 
-test("the launch plan: spot types in order, then on-demand when allowed; one token per step", () => {
-  const plan = launchPlan("rsp-1", { instanceTypes: ["t3.large", "m5.large"], market: "spot", spotFallbackToOnDemand: true });
-  assert.deepEqual(plan.map((s) => `${s.instanceType}/${s.market}/${s.clientToken}`), ["t3.large/spot/rsp-1-0", "m5.large/spot/rsp-1-1", "t3.large/on-demand/rsp-1-2", "m5.large/on-demand/rsp-1-3"]);
-  assert.equal(launchPlan("rsp-1", { instanceTypes: ["t3.large"], market: "spot", spotFallbackToOnDemand: false }).length, 1);
-  assert.deepEqual(launchPlan("rsp-1", { instanceTypes: ["a.b", "c.d"], market: "on-demand", spotFallbackToOnDemand: true }).map((s) => s.market), ["on-demand", "on-demand"]);
+test("the launch matrix: spot before on-demand, types in order, every subnet of a type before the next type; the home's zone first", () => {
+  const subnets = [{ subnetId: "subnet-0a1", availabilityZone: "us-east-1a" }, { subnetId: "subnet-0b2", availabilityZone: "us-east-1b" }];
+  const m = launchMatrix("rsp-1", { instanceTypes: ["t3.large", "m5.large"], market: "spot", spotFallbackToOnDemand: true }, subnets, ["us-east-1b"]);
+  assert.deepEqual(m.map((c) => `${c.market}/${c.instanceType}/${c.zone}`), [
+    "spot/t3.large/us-east-1b", "spot/t3.large/us-east-1a", "spot/m5.large/us-east-1b", "spot/m5.large/us-east-1a",
+    "on-demand/t3.large/us-east-1b", "on-demand/t3.large/us-east-1a", "on-demand/m5.large/us-east-1b", "on-demand/m5.large/us-east-1a",
+  ]);
+  assert.equal(new Set(m.map((c) => c.clientToken)).size, m.length, "one token per cell");
+  assert.ok(m.every((c) => c.clientToken.length <= 64));
+  assert.equal(m[0]!.clientToken, cellToken("rsp-1", "t3.large", "spot", "subnet-0b2"), "the token is the cell's, not its place in the walk");
+  assert.equal(launchMatrix("rsp-1", { instanceTypes: ["t3.large"], market: "spot", spotFallbackToOnDemand: false }, subnets).length, 2);
+  assert.deepEqual(launchMatrix("rsp-1", { instanceTypes: ["a.b"], market: "on-demand", spotFallbackToOnDemand: true }, []).map((c) => [c.market, c.subnetId]), [["on-demand", null]]);
   assert.throws(() => clientTokenFor("x".repeat(64), 0), /client token/);
+});
+
+test("launch error classes", () => {
+  assert.equal(classifyLaunchError("InsufficientInstanceCapacity", "", "t3.large"), "next-cell");
+  assert.equal(classifyLaunchError("Unsupported", "", "t3.large"), "next-cell");
+  assert.equal(classifyLaunchError("InvalidParameterValue", "The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of the specified AMI.", "m7g.large"), "skip-type");
+  assert.equal(classifyLaunchError("InvalidParameterCombination", "Enhanced networking is not supported for m1.small", "m1.small"), "skip-type");
+  assert.equal(classifyLaunchError("InvalidParameterValue", "Invalid security group", "t3.large"), "fatal");
+  assert.equal(classifyLaunchError("MaxSpotInstanceCountExceeded", "", "t3.large"), "skip-spot");
+  assert.equal(classifyLaunchError("AuthFailure.ServiceLinkedRoleCreationNotPermitted", "", "t3.large"), "spot-role-missing");
+  assert.equal(classifyLaunchError("AuthFailure", "", "t3.large"), "fatal");
+  assert.equal(classifyLaunchError("IdempotentParameterMismatch", "", "t3.large"), "idempotent-mismatch");
 });
