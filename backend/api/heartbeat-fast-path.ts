@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { Pool } from "../pool/service";
 import { authenticate, type TokenCache } from "./auth";
-import type { HeartbeatResponse } from "./contract";
+import type { HeartbeatResponse } from "../../contract";
 import { sendError, sendJson } from "./errors";
 import { observeRequest } from "./request-log";
 import { parseInstanceId } from "./validate";

@@ -1,7 +1,7 @@
 /** Turns database rows into the /v1 wire shapes of api/contract.ts. */
 import type { PoolConfig } from "../config/schema";
 import type { Instance } from "../store/instances";
-import type { InstanceView, PurposeView } from "./contract";
+import type { InstanceView, PurposeView } from "../../contract";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

@@ -3,10 +3,11 @@
  * release it. Every call checks ownership in the same statement that acts, and an instance
  * of someone else answers exactly like one that does not exist.
  */
-import type { ConnectionResponse } from "../api/contract";
+import type { ConnectionResponse } from "../../contract";
 import { PoolError } from "../errors";
 import { recordEvent } from "../store/events";
-import { getForUser, getInstance, listForUser, SERVING_STATES, updateInstance, type Instance } from "../store/instances";
+import { isServing, SERVING_STATES } from "../../contract";
+import { getForUser, getInstance, listForUser, updateInstance, type Instance } from "../store/instances";
 import { purposeOf, type PoolContext } from "./context";
 import { toRef } from "./refs";
 
@@ -41,7 +42,7 @@ export async function heartbeat(ctx: PoolContext, userId: string, id: string): P
     }
   }
   const inst = await getOwnedInstance(ctx, userId, id);
-  if (!(SERVING_STATES as string[]).includes(inst.state) || inst.ownerId !== userId) {
+  if (!isServing(inst.state) || inst.ownerId !== userId) {
     throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; claim a new one.`);
   }
   const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, purposeOf(ctx, inst.purpose), now));
@@ -80,7 +81,7 @@ export async function releaseInstance(ctx: PoolContext, instance: Pick<Instance,
 
 export async function releaseOwned(ctx: PoolContext, userId: string, id: string): Promise<Instance> {
   const inst = await getOwnedInstance(ctx, userId, id);
-  if (inst.ownerId !== userId || !(SERVING_STATES as string[]).includes(inst.state)) {
+  if (inst.ownerId !== userId || !isServing(inst.state)) {
     // Releasing what already ended is a no-op that reports the current state.
     return inst;
   }

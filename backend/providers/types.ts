@@ -4,7 +4,7 @@
  * methods from its level-based lifecycle loop, and every method must be safe to call again
  * with the same arguments (a restart replays whatever was in flight).
  */
-import type { ConnectionResponse } from "../api/contract";
+import type { ConnectionResponse } from "../../contract";
 import type { PurposeConfig } from "../config/schema";
 
 /** What the pool knows of an instance when it asks the provider to act on it. */

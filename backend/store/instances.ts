@@ -1,14 +1,9 @@
 /** The instances table: the pool's source of truth for every instance it has launched. */
 import { sql, type ExpressionBuilder, type Kysely, type Selectable, type Updateable } from "kysely";
-import type { InstanceState } from "../api/contract";
+import { isServing, LIVE_STATES, SERVING_STATES, type InstanceState } from "../../contract";
 import { prepare, prepareByShape } from "./prepared";
 import type { Database, InstancesTable } from "./schema";
 
-/** States that hold (or will hold) a machine: they count against `max`. */
-export const LIVE_STATES: InstanceState[] = ["launching", "booting", "running", "releasing"];
-/** States in which an instance can serve (or will serve) its owner. */
-export const SERVING_STATES: InstanceState[] = ["launching", "booting", "running"];
-export const ENDED_STATES: InstanceState[] = ["terminated", "lost", "interrupted", "failed"];
 
 export interface Instance {
   id: string;
@@ -149,7 +144,7 @@ export async function insertInstance(db: Db, i: Instance): Promise<void> {
 }
 
 export interface UpdateGuard {
-  states?: InstanceState[];
+  states?: readonly InstanceState[];
   ownerId?: string | null;
 }
 
@@ -168,7 +163,7 @@ export async function updateInstance(db: Db, id: string, patch: InstancePatch, g
 
 /** One prepared UPDATE per set of columns and kind of guard. */
 const guardedUpdate = prepareByShape(
-  (s: { columns: string[]; states?: InstanceState[]; owner: "any" | "none" | "is" }) => `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}`,
+  (s: { columns: string[]; states?: readonly InstanceState[]; owner: "any" | "none" | "is" }) => `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}`,
   (s) =>
     (db: Db, ...args: unknown[]) => {
       const values = Object.fromEntries(s.columns.map((c, i) => [c, args[i]])) as Updateable<InstancesTable>;
@@ -245,17 +240,17 @@ const freeRunningInZones = prepareByShape(
       freeRunningQuery(db, purpose).where("availability_zone", "in", zones),
 );
 
-export async function listInStates(db: Db, states: InstanceState[], purpose?: string): Promise<Instance[]> {
+export async function listInStates(db: Db, states: readonly InstanceState[], purpose?: string): Promise<Instance[]> {
   const q = purpose ? inStatesOfPurpose(states)(db, purpose) : inStates(states)(db);
   return (await q).rows.map(fromRow);
 }
 
 const inStates = prepareByShape(
-  (states: InstanceState[]) => states.join(),
+  (states: readonly InstanceState[]) => states.join(),
   (states) => (db: Db) => db.selectFrom("instances").selectAll().where("state", "in", states).orderBy("launched_at"),
 );
 const inStatesOfPurpose = prepareByShape(
-  (states: InstanceState[]) => states.join(),
+  (states: readonly InstanceState[]) => states.join(),
   (states) => (db: Db, purpose: string) => db.selectFrom("instances").selectAll().where("state", "in", states).where("purpose", "=", purpose).orderBy("launched_at"),
 );
 
@@ -271,7 +266,7 @@ export interface InstanceFilter {
  * Instances in these states that match the filter, in launch order. The lifecycle steps say
  * exactly which rows they want, so a tick reads the few due rows, not every live instance.
  */
-export async function findInStates(db: Db, states: InstanceState[], f: InstanceFilter): Promise<Instance[]> {
+export async function findInStates(db: Db, states: readonly InstanceState[], f: InstanceFilter): Promise<Instance[]> {
   let q = db.selectFrom("instances").selectAll().where("state", "in", states);
   if (f.purpose !== undefined) q = q.where("purpose", "=", f.purpose);
   if (f.free !== undefined) q = q.where("owner_id", f.free ? "is" : "is not", null);
@@ -358,7 +353,7 @@ export async function countsByPurpose(db: Db): Promise<Map<string, PurposeCounts
   for (const r of rows) {
     const c = out.get(r.purpose) ?? { live: 0, free: 0 };
     c.live += Number(r.n);
-    if (r.owner_id === null && (SERVING_STATES as string[]).includes(r.state)) c.free += Number(r.n);
+    if (r.owner_id === null && isServing(r.state as InstanceState)) c.free += Number(r.n);
     out.set(r.purpose, c);
   }
   return out;
@@ -433,7 +428,7 @@ export async function listLiveSummaries(db: Db): Promise<InstanceSummary[]> {
   }));
 }
 
-export async function listAll(db: Db, filter: { states?: InstanceState[]; ownerId?: string } = {}): Promise<Instance[]> {
+export async function listAll(db: Db, filter: { states?: readonly InstanceState[]; ownerId?: string } = {}): Promise<Instance[]> {
   let q = db.selectFrom("instances").selectAll();
   if (filter.states) q = q.where("state", "in", filter.states);
   if (filter.ownerId) q = q.where("owner_id", "=", filter.ownerId);

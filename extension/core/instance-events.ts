@@ -3,7 +3,7 @@
  * interrupted (the provider took it back), reaped or otherwise ended without the user asking,
  * or is about to be reaped as idle. Each is announced once.
  */
-import type { InstanceView } from "../../backend/api/contract";
+import type { InstanceView } from "../../contract";
 import { isEnded } from "./instance-tree-model";
 
 export type InstanceEvent =

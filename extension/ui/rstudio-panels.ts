@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
-import type { InstanceView } from "../../backend/api/contract";
+import type { InstanceView } from "../../contract";
 import { PANEL_VIEW_TYPE } from "../command-ids";
 import type { Log } from "../core/emitter";
 import { describeFailure, isCancel } from "../core/errors";

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import * as vscode from "vscode";
-import type { CostsResponse } from "../../backend/api/contract";
+import type { CostsResponse } from "../../contract";
 import { CONFIG_SECTION, CONTEXT_KEYS, OUTPUT_CHANNEL_NAME, TREE_VIEW_ID } from "../command-ids";
 import { BackendClient } from "../core/backend-client";
 import { ClaimFlow } from "../core/claim-flow";

@@ -10,7 +10,8 @@ import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { PoolError } from "../../errors";
 import type { Pool } from "../../pool/service";
-import { getInstance, listInStates, SERVING_STATES, type Instance } from "../../store/instances";
+import { SERVING_STATES } from "../../../contract";
+import { getInstance, listInStates, type Instance } from "../../store/instances";
 import { legacyRole, type LegacyRole } from "../auth";
 import { parseBody } from "../validate";
 

@@ -12,7 +12,7 @@ import type {
   InstancesResponse,
   MeResponse,
   PurposesResponse,
-} from "../contract";
+} from "../../../contract";
 import { parseBody, parseInstanceId } from "../validate";
 import { instanceView, purposeView } from "../views";
 import type { CostService } from "../../pool/costs";

@@ -3,7 +3,8 @@
  * (surveyLive). Most ticks find nothing to do, and an idle pool then costs a few queries a
  * tick instead of one per step. Every condition errs on the side of running the step.
  */
-import { SERVING_STATES, type LiveGroup } from "../../store/instances";
+import { isServing } from "../../../contract";
+import type { LiveGroup } from "../../store/instances";
 
 export interface TickPlan {
   launch: boolean;
@@ -25,7 +26,7 @@ export function planTick(groups: LiveGroup[], now: number, shortestLifetimeMs: n
     if (g.state === "releasing") plan.terminate = true;
     if (g.state === "running" && g.pendingHandOvers > 0) plan.assign = true;
     if (g.state === "running" && g.oldestLaunchedAt !== null && g.oldestLaunchedAt <= now - shortestLifetimeMs) plan.expire = true;
-    if (SERVING_STATES.includes(g.state)) {
+    if (isServing(g.state)) {
       if (g.nextIdleDeadline !== null && g.nextIdleDeadline <= now) plan.reap = true;
       plan.freeByPurpose.set(g.purpose, (plan.freeByPurpose.get(g.purpose) ?? 0) + g.free);
     }

@@ -4,7 +4,8 @@
  * computing; a busy instance gets more time instead.
  */
 import { recordEvent } from "../../store/events";
-import { SERVING_STATES, findInStates, updateInstance } from "../../store/instances";
+import { SERVING_STATES } from "../../../contract";
+import { findInStates, updateInstance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 import { toRef } from "../refs";
 import { releaseInstance } from "../user-instances";

@@ -6,7 +6,8 @@
  * for them, and terminated otherwise.
  */
 import { recordEvent } from "../../store/events";
-import { countLive, insertInstance, listByIds, listLiveSummaries, LIVE_STATES, updateInstance, type InstanceSummary } from "../../store/instances";
+import { isLive } from "../../../contract";
+import { countLive, insertInstance, listByIds, listLiveSummaries, updateInstance, type InstanceSummary } from "../../store/instances";
 import type { ProviderInstance } from "../../providers/types";
 import { newInstanceId } from "../ids";
 import type { PoolContext } from "../context";
@@ -63,7 +64,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
   const now = ctx.clock.now();
 
   for (const inst of rows) {
-    if (!(LIVE_STATES as string[]).includes(inst.state)) continue;
+    if (!isLive(inst.state)) continue;
     if (!inst.providerId) {
       // A launch that reached the provider but not the database (crash in between).
       const p = byInstanceId.get(inst.id);
@@ -87,7 +88,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
     if (p.state === "terminated") continue;
     if (rowsByProviderId.has(p.providerId)) continue;
     const known = p.instanceId ? rowsById.get(p.instanceId) : undefined;
-    if (known && (LIVE_STATES as string[]).includes(known.state)) continue; // recovered above
+    if (known && isLive(known.state)) continue; // recovered above
     const purpose = p.purpose ? ctx.config.purposes.find((x) => x.name === p.purpose) : undefined;
     const room =
       purpose !== undefined &&

@@ -11,7 +11,7 @@
  */
 import { CreateTagsCommand, RunInstancesCommand, TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import type { Logger } from "pino";
-import type { ConnectionResponse } from "../../api/contract";
+import type { ConnectionResponse } from "../../../contract";
 import type { Ec2PurposeConfig, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { silentLogger } from "../../log";

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
-import type { ConnectionResponse } from "../../api/contract";
+import type { ConnectionResponse } from "../../../contract";
 import type { LocalRuntime, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";

@@ -1,5 +1,5 @@
 /** Test doubles for the extension's plain classes: a fake clock, typed builders, a recording log. */
-import type { CostsResponse, InstanceView, SsmConnection } from "../../../backend/api/contract";
+import type { CostsResponse, InstanceView, SsmConnection } from "../../../contract";
 import type { Clock, Log } from "../../../extension/core/emitter";
 
 export class FakeClock implements Clock {

