@@ -5,11 +5,11 @@
  */
 import type { ConnectionResponse } from "../../contract";
 import { PoolError } from "../errors";
-import { recordEvent } from "../store/events";
 import { isServing, SERVING_STATES } from "../../contract";
 import { getForUser, getInstance, listForUser, updateInstance, type Instance } from "../store/instances";
 import { purposeOf, type PoolContext } from "./context";
 import { toRef } from "./refs";
+import { transition } from "./transitions";
 
 /** Ended instances stay visible to their last owner this long, so the client can say why they ended. */
 const ENDED_VISIBLE_MS = 24 * 3600 * 1000;
@@ -55,28 +55,19 @@ export async function heartbeat(ctx: PoolContext, userId: string, id: string): P
 /** Releases a held instance: it leaves the user at once and is terminated by the lifecycle loop. */
 export async function releaseInstance(ctx: PoolContext, instance: Pick<Instance, "id" | "ownerId" | "purpose">, reason: string, actor: string): Promise<boolean> {
   const now = ctx.clock.now();
-  const released = await ctx.db.transaction().execute(async (trx) => {
-    const ok = await updateInstance(
-      trx,
-      instance.id,
-      { state: "releasing", stateReason: reason, ownerId: null, idleDeadline: null, updatedAt: now },
-      { states: SERVING_STATES },
-    );
-    if (ok) {
-      await recordEvent(trx, {
-        at: now,
-        instanceId: instance.id,
-        userId: instance.ownerId,
-        purpose: instance.purpose,
-        kind: reason === "idle" ? "reaped" : reason === "max-lifetime" ? "expired" : "released",
-        reason,
-        actor,
-      });
-    }
-    return ok;
+  return transition(ctx, instance.id, {
+    from: SERVING_STATES,
+    to: "releasing",
+    patch: { stateReason: reason, ownerId: null, idleDeadline: null, updatedAt: now },
+    event: {
+      userId: instance.ownerId,
+      purpose: instance.purpose,
+      kind: reason === "idle" ? "reaped" : reason === "max-lifetime" ? "expired" : "released",
+      reason,
+      actor,
+    },
+    log: { msg: "instance released", fields: { userId: instance.ownerId, reason, actor } },
   });
-  if (released) ctx.log.info({ event: "release", instanceId: instance.id, userId: instance.ownerId, reason, actor }, "instance released");
-  return released;
 }
 
 export async function releaseOwned(ctx: PoolContext, userId: string, id: string): Promise<Instance> {

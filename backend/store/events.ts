@@ -20,7 +20,8 @@ export type EventKind =
   | "terminated"
   | "orphan-terminated"
   | "scaled-down"
-  | "boot-timeout";
+  | "boot-timeout"
+  | "resurfaced";
 
 export interface NewEvent {
   at: number;

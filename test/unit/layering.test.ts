@@ -46,3 +46,16 @@ test("backend layers below the API import nothing from api/", () => {
   const lower = sources("backend").filter((f) => !f.startsWith("backend/api/") && f !== "backend/server.ts" && f !== "backend/cli.ts");
   assert.deepEqual(offenders(lower, (i) => i.startsWith("backend/api")), []);
 });
+
+test("only the transition owner writes an instance's state", () => {
+  const backend = sources("backend").filter((f) => !f.includes("/migrations/"));
+  // The one UPDATE of the instances table lives in the store's writes module...
+  const updaters = backend.filter((f) => /updateTable\(\s*["']instances["']/.test(readFileSync(path.join(ROOT, f), "utf8")));
+  assert.deepEqual(updaters, ["backend/store/instances/writes.ts"]);
+  // ...whose state-writing entry point only the transition owner calls.
+  const stateWriters = backend.filter((f) => f !== "backend/store/instances/writes.ts" && readFileSync(path.join(ROOT, f), "utf8").includes("writeStateGuarded"));
+  assert.deepEqual(stateWriters, ["backend/pool/transitions.ts"]);
+  // And no raw SQL sets it anywhere.
+  const raw = backend.filter((f) => /set\s+state\s*=/i.test(readFileSync(path.join(ROOT, f), "utf8")));
+  assert.deepEqual(raw, []);
+});
