@@ -1,6 +1,6 @@
 /** Turns database rows into the /v1 wire shapes of api/contract.ts. */
 import type { PoolConfig } from "../config/schema";
-import type { Instance } from "../store/instances";
+import type { Instance } from "../pool/api";
 import type { InstanceView, PurposeView } from "../../contract";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

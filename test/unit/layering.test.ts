@@ -59,3 +59,10 @@ test("only the transition owner writes an instance's state", () => {
   const raw = backend.filter((f) => /set\s+state\s*=/i.test(readFileSync(path.join(ROOT, f), "utf8")));
   assert.deepEqual(raw, []);
 });
+
+test("the HTTP layer reaches the pool only through its facade", () => {
+  const api = sources("backend/api");
+  assert.deepEqual(offenders(api, (i) => i.startsWith("backend/store") || i.startsWith("backend/providers") || i === "backend/pool/service" || i === "backend/pool/context"), []);
+  const reaching = api.filter((f) => /\bpool\.(ctx|db|loop)\b|\bctx\.(provider|db)\b/.test(readFileSync(path.join(ROOT, f), "utf8")));
+  assert.deepEqual(reaching, []);
+});

@@ -9,9 +9,7 @@
 import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { PoolError } from "../../errors";
-import type { Pool } from "../../pool/service";
-import { SERVING_STATES } from "../../../contract";
-import { getInstance, listInStates, type Instance } from "../../store/instances";
+import type { Instance, PoolApi } from "../../pool/api";
 import { legacyRole, type LegacyRole } from "../auth";
 import { parseBody } from "../validate";
 
@@ -44,7 +42,7 @@ export function legacyUrl(inst: Instance, servicePort: number): string | null {
   return inst.privateDns.includes(":") ? `http://${inst.privateDns}` : `http://${inst.privateDns}:${servicePort}`;
 }
 
-export function legacyRouter(pool: Pool): Router {
+export function legacyRouter(pool: PoolApi): Router {
   const r = Router();
   r.post("/", async (req: Request, res: Response) => {
     const role = legacyRole(req, pool.config);
@@ -71,11 +69,11 @@ export function legacyRouter(pool: Pool): Router {
       case "GET_STATUS": {
         const p = parseBody(statusSchema, payload, "payload");
         if (!p.instanceId) {
-          const live = await listInStates(pool.db, SERVING_STATES);
+          const live = await pool.listServing();
           res.json({ instances: live.map((i) => i.id) });
           return;
         }
-        const inst = await getInstance(pool.db, p.instanceId);
+        const inst = await pool.getAny(p.instanceId);
         if (!inst) throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${p.instanceId}".`);
         const purpose = pool.config.purposes.find((x) => x.name === inst.purpose);
         res.json({
