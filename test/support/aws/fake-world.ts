@@ -95,6 +95,8 @@ export class FakeWorld {
   private readonly describesSeen = new Map<string, number>();
   /** Busy-check answers per instance: {load, cpus, rsession}. */
   readonly loads = new Map<string, { load: number; cpus: number; rsession: number }>();
+  /** What the spot watcher wrote to each instance's notice file (spot-watcher.sh). */
+  readonly notices = new Map<string, string>();
   commandHandler: CommandHandler = defaultCommandHandler;
 
   record(call: FakeCall): void {
@@ -197,6 +199,7 @@ export const defaultCommandHandler: CommandHandler = (instanceId, commands, worl
     return { status: "Failed", stderr: `home volume ${mount[1]} did not appear\n` };
   }
   if (/rstudio-pool-home unmount/.test(script)) return { status: "Success", stdout: "unmounted\n" };
+  if (/notice\.json/.test(script)) return { status: "Success", stdout: world.notices.get(instanceId) ?? "" };
   if (/loadavg/.test(script)) {
     const l = world.loads.get(instanceId) ?? { load: 0.05, cpus: 2, rsession: 0 };
     return { status: "Success", stdout: `load=${l.load} cpus=${l.cpus} rsession=${l.rsession}\n` };
