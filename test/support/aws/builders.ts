@@ -64,7 +64,7 @@ export function fakeProvider(fake: FakeAws, options: { queue?: LaunchQueue; list
 }
 
 /** A running spot instance put straight into the fake world (no RunInstances), for SSM tests. */
-export function runningFakeInstance(world: FakeWorld, overrides: Partial<FakeInstance> = {}): string {
+export function runningFakeInstance(world: FakeWorld, overrides: Partial<Omit<FakeInstance, "id">> = {}): string {
   const id = world.newInstanceId();
   world.instances.set(id, {
     id,
@@ -82,7 +82,6 @@ export function runningFakeInstance(world: FakeWorld, overrides: Partial<FakeIns
     request: {},
     ssmOnline: true,
     ...overrides,
-    id,
   });
   return id;
 }
