@@ -26,6 +26,11 @@ export interface InstanceView {
   idleDeadline: string | null;
   /** When the instance is terminated whatever its activity (maximum lifetime). */
   expiresAt: string | null;
+  /**
+   * The instance that takes over from this one, when the provider takes this one back (a spot
+   * interruption): the user's home moves there and the extension reopens RStudio on it.
+   */
+  replacementId: string | null;
 }
 
 export interface MeResponse {

@@ -24,6 +24,7 @@ export function instanceView(i: Instance, config: PoolConfig): InstanceView {
     endedAt: iso(i.endedAt),
     idleDeadline: iso(i.idleDeadline),
     expiresAt: i.endedAt === null ? iso(expires) : null,
+    replacementId: typeof i.details.replacementId === "string" ? i.details.replacementId : null,
   };
 }
 

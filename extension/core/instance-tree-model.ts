@@ -26,7 +26,7 @@ export interface InstanceRow {
 }
 
 const PENDING: InstanceState[] = ["launching", "booting"];
-const PROBLEMS: InstanceState[] = ["lost", "interrupted", "failed"];
+const PROBLEMS: InstanceState[] = ["interrupting", "lost", "interrupted", "failed"];
 
 export function isPending(i: Pick<InstanceView, "state">): boolean {
   return PENDING.includes(i.state);
@@ -41,6 +41,7 @@ const STATE_TEXT: Record<InstanceState, string> = {
   booting: "booting",
   running: "running",
   releasing: "released",
+  interrupting: "being reclaimed by AWS, a new host is starting",
   terminated: "terminated",
   lost: "lost",
   interrupted: "interrupted",

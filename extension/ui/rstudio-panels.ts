@@ -135,6 +135,10 @@ export class RStudioPanels implements vscode.Disposable {
     this.panels.get(instanceId)?.dispose();
   }
 
+  isOpen(instanceId: string): boolean {
+    return this.panels.has(instanceId);
+  }
+
   dispose(): void {
     for (const p of [...this.panels.values()]) p.dispose();
   }

@@ -73,6 +73,7 @@ export function anInstance(over: Partial<InstanceView> = {}): InstanceView {
     launchedAt: T0,
     runningAt: "2026-11-23T09:05:00.000Z",
     assignedAt: "2026-11-23T09:05:00.000Z",
+    replacementId: null,
     endedAt: null,
     idleDeadline: "2026-11-23T10:45:00.000Z",
     expiresAt: "2026-11-23T21:00:00.000Z",
