@@ -13,14 +13,7 @@
 import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Logger } from "pino";
 
-/** What a provider observed about one of its instances. */
-export type InstanceObservation =
-  | { kind: "interruption-warning"; providerId: string; at: number; action: string; deadline: number }
-  | { kind: "rebalance-recommendation"; providerId: string; at: number }
-  | { kind: "state-change"; providerId: string; at: number; state: string };
-
-/** EC2 takes a spot instance back two minutes after the warning. */
-export const INTERRUPTION_WARNING_MS = 120_000;
+import { INTERRUPTION_WARNING_MS, type InstanceObservation } from "../types";
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 

@@ -6,7 +6,7 @@
  * through the AWS API.
  */
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import { INTERRUPTION_WARNING_MS, type InstanceObservation } from "./instance-events";
+import { INTERRUPTION_WARNING_MS, type InstanceObservation } from "../types";
 import { SHELL_DOCUMENT } from "./ssm";
 
 export const NOTICE_FILE = "/var/lib/rstudio-pool/notice.json";

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { after, before, describe, it } from "node:test";
-import { SqsInstanceEvents, type InstanceObservation } from "../../../backend/providers/ec2/instance-events";
+import { SqsInstanceEvents } from "../../../backend/providers/ec2/instance-events";
+import type { InstanceObservation } from "../../../backend/providers/types";
 import { silentLogger } from "../../../backend/log";
 import { rebalanceRecommendation, spotInterruptionWarning, stateChange, viaSns } from "../../support/aws/ec2-events";
 import { motoSkip, startMoto, type Moto } from "../../support/aws/moto";

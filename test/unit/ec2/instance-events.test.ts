@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { INTERRUPTION_WARNING_MS, parseInstanceEvent } from "../../../backend/providers/ec2/instance-events";
+import { parseInstanceEvent } from "../../../backend/providers/ec2/instance-events";
+import { INTERRUPTION_WARNING_MS } from "../../../backend/providers/types";
 import { rebalanceRecommendation, spotInterruptionWarning, stateChange, viaSns } from "../../support/aws/ec2-events";
 
 const time = "2026-12-01T08:22:00Z";
