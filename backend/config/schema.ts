@@ -84,6 +84,11 @@ export const purposeSchema = z
     costTags: tagMap.default({}),
     /** Monthly budget of this purpose, in the pool currency. */
     monthlyBudget: z.number().positive().optional(),
+    /**
+     * What a rebalance recommendation (the provider's early sign that a spot instance is at
+     * risk) does: nothing, tell the user, or move the user to a new instance while they are idle.
+     */
+    rebalance: z.enum(["ignore", "warn", "move-when-idle"]).default("warn"),
     ec2: ec2PurposeSchema.optional(),
   })
   .strict();

@@ -20,6 +20,7 @@ import type { Database } from "../store/schema";
 import { claimInstance, type ClaimOutcome } from "./claims";
 import { defaultPurpose, purposeOf, staticPolicies, systemClock, type Clock, type PoolContext, type PoolPolicies } from "./context";
 import { LifecycleLoop } from "./lifecycle/loop";
+import { ObservationLoop } from "./observations";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
@@ -37,6 +38,8 @@ export interface PoolOptions {
 export class Pool implements PoolApi {
   readonly ctx: PoolContext;
   readonly loop: LifecycleLoop;
+  /** Beside the loop: what the provider observes of the live instances (spot warnings). */
+  readonly observations: ObservationLoop;
 
   constructor(options: PoolOptions) {
     this.ctx = {
@@ -50,6 +53,7 @@ export class Pool implements PoolApi {
       policies: options.policies ?? staticPolicies,
     };
     this.loop = new LifecycleLoop(this.ctx);
+    this.observations = new ObservationLoop(this.ctx, { holdsLease: () => this.loop.holdsLease(), kick: () => this.loop.kick() });
   }
 
   get db(): Kysely<Database> {
@@ -146,9 +150,11 @@ export class Pool implements PoolApi {
 
   start(): void {
     this.loop.start();
+    this.observations.start();
   }
 
   async stop(): Promise<void> {
+    await this.observations.stop();
     await this.loop.stop();
   }
 }

@@ -5,8 +5,8 @@
  * events, never sees a state without its event or an event without its state), the metric and
  * the log. A pair missing from the table is refused before anything is written.
  *
- * To add a state (say `interrupting` for spot warnings): add it to contract/states.ts and its
- * groups, then its rows here; the transition test walks the table.
+ * To add a state: add it to contract/states.ts and its groups, then its rows here; the
+ * transition test walks the table.
  */
 import type { Kysely } from "kysely";
 import type { InstanceState } from "../../contract";
@@ -26,13 +26,20 @@ export const TRANSITIONS: { readonly [F in InstanceState]: { readonly [T in Inst
   booting: {
     running: "its service answers",
     releasing: "released, reaped, or not ready within the boot timeout",
+    interrupting: "the provider warned it takes the instance back (spot: two minutes)",
     lost: "the provider no longer has it",
     interrupted: "the provider took it back",
   },
   running: {
     releasing: "released by its user, reaped idle, expired, scaled down, or its purpose was removed",
+    interrupting: "the provider warned it takes the instance back (spot: two minutes), or a rebalance move began",
     lost: "the provider no longer has it",
     interrupted: "the provider took it back",
+  },
+  interrupting: {
+    releasing: "its user's home was taken off for the replacement: terminated without waiting for the provider",
+    lost: "the provider no longer has it",
+    interrupted: "the provider took it back before its home was taken off",
   },
   releasing: {
     terminated: "the provider terminated it (or no longer lists it)",

@@ -21,7 +21,9 @@ export type EventKind =
   | "orphan-terminated"
   | "scaled-down"
   | "boot-timeout"
-  | "resurfaced";
+  | "resurfaced"
+  | "interruption-warning"
+  | "rebalance-recommendation";
 
 export interface NewEvent {
   at: number;

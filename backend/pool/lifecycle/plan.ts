@@ -13,17 +13,20 @@ export interface TickPlan {
   reap: boolean;
   expire: boolean;
   terminate: boolean;
+  /** Instances the provider is taking back wait for their home to be taken off. */
+  interrupting: boolean;
   /** Unassigned launching, booting and running instances per purpose (absent: none). */
   freeByPurpose: Map<string, number>;
 }
 
 export function planTick(groups: LiveGroup[], now: number, shortestLifetimeMs: number): TickPlan {
-  const plan: TickPlan = { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, freeByPurpose: new Map() };
+  const plan: TickPlan = { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, interrupting: false, freeByPurpose: new Map() };
   for (const g of groups) {
     if (g.count === 0) continue;
     if (g.state === "launching") plan.launch = true;
     if (g.state === "booting") plan.boot = true;
     if (g.state === "releasing") plan.terminate = true;
+    if (g.state === "interrupting") plan.interrupting = true;
     if (g.state === "running" && g.pendingHandOvers > 0) plan.assign = true;
     if (g.state === "running" && g.oldestLaunchedAt !== null && g.oldestLaunchedAt <= now - shortestLifetimeMs) plan.expire = true;
     if (isServing(g.state)) {

@@ -39,13 +39,14 @@ async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInst
     });
     return;
   }
-  const state = p?.interrupted ? "interrupted" : "lost";
-  const reason = p?.stateReason ?? (p ? `provider state ${p.state}` : "no longer known to the provider");
+  // Warned of an interruption and then gone: interrupted, whatever the list says of why.
+  const state = p?.interrupted || inst.state === "interrupting" ? "interrupted" : "lost";
+  const reason = p?.stateReason ?? (inst.state === "interrupting" ? "spot-interruption" : p ? `provider state ${p.state}` : "no longer known to the provider");
   const ok = await transition(ctx, inst.id, {
-    from: ["booting", "running"],
+    from: ["booting", "running", "interrupting"],
     to: state,
     patch: { stateReason: reason, ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
-    event: { userId: inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "reconciler", details: { providerId: inst.providerId } },
+    event: { userId: inst.state === "interrupting" ? inst.lastOwnerId : inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "reconciler", details: { providerId: inst.providerId } },
     log: { level: "warn", msg: `instance ${state}`, fields: { fix: state, providerId: inst.providerId, userId: inst.ownerId, reason } },
   });
   if (!ok) return;

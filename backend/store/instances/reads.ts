@@ -19,6 +19,12 @@ export async function getInstance(db: Db, id: string): Promise<Instance | null> 
   return r ? fromRow(r) : null;
 }
 
+/** The live instance the provider knows by this id (observations name the provider's id). */
+export async function findLiveByProviderId(db: Db, providerId: string): Promise<Instance | null> {
+  const r = await db.selectFrom("instances").selectAll().where("provider_id", "=", providerId).where("state", "in", LIVE_STATES).executeTakeFirst();
+  return r ? fromRow(r) : null;
+}
+
 const servingByOwner = prepare((db: Db, ownerId: string, purpose: string) =>
   db.selectFrom("instances").selectAll().where("owner_id", "=", ownerId).where("purpose", "=", purpose).where("state", "in", SERVING_STATES),
 );
