@@ -143,6 +143,12 @@ export interface PoolConfig {
   databaseUrl: string | null;
   provider: ProviderKind;
   region: string;
+  /**
+   * SQS queue that EventBridge fills with EC2's spot interruption warnings, rebalance
+   * recommendations and state changes (deploy/terraform creates it); null: the instances'
+   * spot watchers are read through SSM instead.
+   */
+  eventsQueueUrl?: string | null;
   maxInstances: number;
   currency: string;
   warmPolicy: "static" | "adaptive";

@@ -15,12 +15,16 @@ import type { ConnectionResponse } from "../../../contract";
 import type { Ec2PurposeConfig, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { silentLogger } from "../../log";
-import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
 import { aws, awsErrorCode, toPoolError, TRY_NEXT_TYPE_CODES } from "./aws-errors";
 import { BUSY_SCRIPT, isBusyReading, parseBusyOutput } from "./busy-check";
 import { createAwsClients, type AwsClientOptions, type AwsClients } from "./clients";
 import { HomeVolumes, isAttachedTo, isAvailable, preferredHome } from "./home-volumes";
 import { ImageResolver } from "./image-resolver";
+import { SqsInstanceEvents } from "./instance-events";
+import { NoticeReader } from "./notice-reader";
+import { Ec2Observer } from "./observer";
 import { describeByIds, homeVolumeOf, listPoolInstances, toProviderInstance } from "./instances";
 import { launchPlan, type LaunchStep } from "./launch-plan";
 import { LaunchQueue } from "./launch-queue";
@@ -46,6 +50,12 @@ export interface Ec2ProviderOptions {
   /** DescribeInstances page size and the most pages one reconciling pass reads. */
   listPageSize?: number;
   listMaxPages?: number;
+  /** POOL_EVENTS_QUEUE_URL: EC2's instance events through EventBridge and SQS (observer.ts). */
+  eventsQueueUrl?: string | null;
+  /** Ready-made SQS client for the events queue (tests); otherwise built like the others. */
+  sqs?: SQSClient;
+  /** Pause between rounds of reading the spot watchers' notices when there is no queue. */
+  noticeEveryMs?: number;
 }
 
 export function ec2Purpose(purpose: PurposeConfig): Ec2Purpose {
@@ -79,6 +89,22 @@ export class Ec2Provider implements Provider {
     this.homes = new HomeVolumes(this.clients.ec2, options.poolName);
     this.ssmOps = new SsmOps(this.clients.ssm, this.pollMs);
     this.spotPrices = new SpotPrices(this.clients.ec2);
+    const queueUrl = options.eventsQueueUrl ?? null;
+    if (queueUrl) {
+      this.sqs = options.sqs ?? new SQSClient({ region: options.region, ...(options.clientOptions?.credentials ? { credentials: options.clientOptions.credentials } : {}) });
+    }
+    this.observer = new Ec2Observer({
+      queue: this.sqs && queueUrl ? new SqsInstanceEvents(this.sqs, queueUrl, this.log) : null,
+      notices: new NoticeReader(this.clients.ssm, this.pollMs),
+      noticeEveryMs: options.noticeEveryMs,
+    });
+  }
+
+  private readonly observer: Ec2Observer;
+  private readonly sqs: SQSClient | undefined;
+
+  observe(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void> {
+    return this.observer.observe(refs, handle, signal);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -327,6 +353,7 @@ export class Ec2Provider implements Provider {
 
   async close(): Promise<void> {
     this.clients.destroy();
+    this.sqs?.destroy();
   }
 }
 

@@ -91,6 +91,10 @@ export class FakeWorld {
   runInstancesBucket: { capacity: number; refillPerSecond: number; tokens: number; last: number } | null = null;
   /** New instances come up running (with their agent online) after this many describes; 0 = at once. */
   bootDescribes = 0;
+  /** When set, new instances also need this long (by `now`) before they run: a boot time. */
+  bootMs = 0;
+  /** The world's clock (tests that simulate time set it to the pool's). */
+  now: () => number = () => Date.now();
   agentsOnlineOnBoot = true;
   private readonly describesSeen = new Map<string, number>();
   /** Busy-check answers per instance: {load, cpus, rsession}. */
@@ -140,7 +144,7 @@ export class FakeWorld {
       if (inst.state === "pending") {
         const n = (this.describesSeen.get(inst.id) ?? 0) + 1;
         this.describesSeen.set(inst.id, n);
-        if (n > this.bootDescribes) {
+        if (n > this.bootDescribes && this.now() - inst.launchTime.getTime() >= this.bootMs) {
           inst.state = "running";
           if (this.agentsOnlineOnBoot) inst.ssmOnline = true;
         }
