@@ -6,37 +6,14 @@
  * through the AWS API.
  */
 import { GetCommandInvocationCommand, SendCommandCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import { INTERRUPTION_WARNING_MS, type InstanceObservation } from "../types";
+import { parseNotice } from "../notices";
+import type { InstanceObservation } from "../types";
 import { SHELL_DOCUMENT } from "./ssm";
 
 export const NOTICE_FILE = "/var/lib/rstudio-pool/notice.json";
 /** SendCommand takes at most 50 instance ids. */
 const TARGETS_PER_COMMAND = 50;
 const TERMINAL = new Set(["Success", "Failed", "Cancelled", "TimedOut", "DeliveryTimedOut", "ExecutionTimedOut", "Undeliverable", "Terminated", "InvalidPlatform", "AccessDenied"]);
-
-/** The notice file's text as an observation; null when there is none or it is not one. */
-export function parseNotice(providerId: string, text: string): InstanceObservation | null {
-  let doc: Record<string, unknown>;
-  try {
-    const v = JSON.parse(text);
-    if (!v || typeof v !== "object" || Array.isArray(v)) return null;
-    doc = v as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  const seen = typeof doc.seenAt === "string" ? Date.parse(doc.seenAt) : NaN;
-  if (!Number.isFinite(seen)) return null;
-  const notice = doc.notice && typeof doc.notice === "object" ? (doc.notice as Record<string, unknown>) : {};
-  if (doc.kind === "interruption") {
-    // IMDS gives the time EC2 acts; without it, two minutes from when the watcher saw it.
-    const when = typeof notice.time === "string" ? Date.parse(notice.time) : NaN;
-    const deadline = Number.isFinite(when) ? when : seen + INTERRUPTION_WARNING_MS;
-    const action = typeof notice.action === "string" ? notice.action : "terminate";
-    return { kind: "interruption-warning", providerId, at: seen, action, deadline };
-  }
-  if (doc.kind === "rebalance") return { kind: "rebalance-recommendation", providerId, at: seen };
-  return null;
-}
 
 export class NoticeReader {
   constructor(
