@@ -71,7 +71,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     costs: new LedgerCostService(store.db, config, clock),
     log,
     version: options.version,
-    extraV1: [adminCostsRouter(store.db, config, clock)],
+    extraV1: [adminCostsRouter(pool)],
   });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer(handler);

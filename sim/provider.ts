@@ -3,7 +3,7 @@
  * ready one boot time later on the simulated clock; prices are fixed per hour. It keeps only
  * instances that are not terminated, like a provider's listing of a pool.
  */
-import type { ConnectionResponse } from "../backend/api/contract";
+import type { ConnectionResponse } from "../contract";
 import type { Clock } from "../backend/pool/context";
 import type { InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../backend/providers/types";
 

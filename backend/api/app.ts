@@ -8,8 +8,7 @@ import express, { type NextFunction, type Request, type Response } from "express
 import type { Logger } from "pino";
 import { PoolError } from "../errors";
 import type { CostService } from "../pool/costs";
-import type { Pool } from "../pool/service";
-import { countsByState } from "../store/stats";
+import type { PoolApi } from "../pool/api";
 import { TokenCache } from "./auth";
 import { errorMiddleware, notFoundHandler } from "./errors";
 import { heartbeatFastPath } from "./heartbeat-fast-path";
@@ -19,7 +18,7 @@ import { legacyRouter } from "./routes/legacy";
 import { v1Router } from "./routes/v1";
 
 export interface AppDeps {
-  pool: Pool;
+  pool: PoolApi;
   costs: CostService;
   log: Logger;
   version?: string;
@@ -71,7 +70,7 @@ function expressApp(deps: AppDeps, tokens: TokenCache): express.Express {
   app.set("trust proxy", false);
 
   app.use((req, res, next) => {
-    observeRequest(pool.ctx.metrics, log, req, res, () => routeLabel(req, res));
+    observeRequest(pool.metrics, log, req, res, () => routeLabel(req, res));
     next();
   });
 
@@ -80,12 +79,8 @@ function expressApp(deps: AppDeps, tokens: TokenCache): express.Express {
   });
 
   app.get("/metrics", async (_req, res) => {
-    const gauge = pool.ctx.metrics.poolSize;
-    gauge.reset();
-    for (const row of await countsByState(pool.db)) {
-      gauge.set({ purpose: row.purpose, state: row.state, assigned: row.assigned ? "yes" : "no" }, row.count);
-    }
-    res.type(pool.ctx.metrics.registry.contentType).send(await pool.ctx.metrics.registry.metrics());
+    const { contentType, text } = await pool.metricsText();
+    res.type(contentType).send(text);
   });
 
   app.get("/v1/openapi.json", (_req, res) => {

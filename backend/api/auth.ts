@@ -5,10 +5,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { NextFunction, Request, Response } from "express";
-import type { Kysely } from "kysely";
 import { PoolError } from "../errors";
-import type { Database } from "../store/schema";
-import { hashToken, userForTokenHash, type TokenOwner } from "../store/users";
+import { hashToken, type PoolApi, type TokenOwner } from "../pool/api";
+
+/** Where tokens are looked up (the pool's facade). */
+export type TokenDirectory = Pick<PoolApi, "userForTokenHash">;
 
 export function bearerOrApiKey(req: IncomingMessage): string | null {
   const header = req.headers.authorization;
@@ -64,22 +65,22 @@ export class TokenCache {
 }
 
 /** Who sent this request, by its bearer token; throws UNAUTHORIZED when nobody valid did. */
-export async function authenticate(db: Kysely<Database>, cache: TokenCache, req: IncomingMessage): Promise<TokenOwner> {
+export async function authenticate(users: TokenDirectory, cache: TokenCache, req: IncomingMessage): Promise<TokenOwner> {
   const token = bearerOrApiKey(req);
   if (!token) throw new PoolError("UNAUTHORIZED", "Sign in: send \"Authorization: Bearer <token>\" (create a token with `rstudio-pool user add <userId>`).");
   let owner: TokenOwner | null = null;
   if (token.length <= 512) {
     const hash = hashToken(token);
-    owner = cache.get(hash) ?? (await userForTokenHash(db, hash));
+    owner = cache.get(hash) ?? (await users.userForTokenHash(hash));
     if (owner) cache.set(hash, owner);
   }
   if (!owner) throw new PoolError("UNAUTHORIZED", "The token is not valid (unknown or revoked). Ask an admin for a new one and sign in again.");
   return owner;
 }
 
-export function requireUser(db: Kysely<Database>, cache = new TokenCache()) {
+export function requireUser(users: TokenDirectory, cache = new TokenCache()) {
   return async (req: AuthedRequest, _res: Response, next: NextFunction) => {
-    req.user = await authenticate(db, cache, req);
+    req.user = await authenticate(users, cache, req);
     next();
   };
 }

@@ -7,9 +7,9 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { Pool } from "../pool/service";
+import type { PoolApi } from "../pool/api";
 import { authenticate, type TokenCache } from "./auth";
-import type { HeartbeatResponse } from "./contract";
+import type { HeartbeatResponse } from "../../contract";
 import { sendError, sendJson } from "./errors";
 import { observeRequest } from "./request-log";
 import { parseInstanceId } from "./validate";
@@ -18,7 +18,7 @@ export const HEARTBEAT_ROUTE = "/v1/instances/:id/heartbeat";
 const PATH = /^\/v1\/instances\/([A-Za-z0-9_-]{1,80})\/heartbeat$/;
 
 export interface FastPathDeps {
-  pool: Pool;
+  pool: PoolApi;
   log: Logger;
   tokens: TokenCache;
 }
@@ -36,9 +36,9 @@ export function heartbeatFastPath(deps: FastPathDeps): (req: IncomingMessage, re
     const m = PATH.exec(req.url);
     if (!m) return false;
     const id = m[1]!;
-    observeRequest(pool.ctx.metrics, log, req, res, () => HEARTBEAT_ROUTE);
+    observeRequest(pool.metrics, log, req, res, () => HEARTBEAT_ROUTE);
     void (async () => {
-      const owner = await authenticate(pool.db, tokens, req);
+      const owner = await authenticate(pool, tokens, req);
       const { idleDeadline } = await pool.heartbeat(owner.userId, parseInstanceId(id));
       const body: HeartbeatResponse = { instanceId: id, idleDeadline: new Date(idleDeadline).toISOString() };
       sendJson(res, 200, body);

@@ -1,4 +1,5 @@
 /** The OpenAPI 3.1 description of the /v1 API, served at /v1/openapi.json. */
+import { INSTANCE_STATES } from "../../contract";
 
 const error = { $ref: "#/components/schemas/Error" };
 const errors = (...codes: number[]) =>
@@ -83,7 +84,7 @@ export function openApiDocument(version: string) {
           properties: {
             instanceId: { type: "string" },
             purpose: { type: "string" },
-            state: { enum: ["launching", "booting", "running", "releasing", "terminated", "lost", "interrupted", "failed"] },
+            state: { enum: [...INSTANCE_STATES] },
             stateReason: { type: ["string", "null"] },
             ownerId: { type: ["string", "null"] },
             instanceType: { type: ["string", "null"] },

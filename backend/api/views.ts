@@ -1,7 +1,7 @@
 /** Turns database rows into the /v1 wire shapes of api/contract.ts. */
 import type { PoolConfig } from "../config/schema";
-import type { Instance } from "../store/instances";
-import type { InstanceView, PurposeView } from "./contract";
+import type { Instance } from "../pool/api";
+import type { InstanceView, PurposeView } from "../../contract";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -24,6 +24,7 @@ export function instanceView(i: Instance, config: PoolConfig): InstanceView {
     endedAt: iso(i.endedAt),
     idleDeadline: iso(i.idleDeadline),
     expiresAt: i.endedAt === null ? iso(expires) : null,
+    replacementId: typeof i.details.replacementId === "string" ? i.details.replacementId : null,
   };
 }
 

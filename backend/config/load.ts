@@ -169,6 +169,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     databaseUrl,
     provider,
     region: env.REGION ?? env.AWS_REGION ?? "us-east-1",
+    eventsQueueUrl: env.POOL_EVENTS_QUEUE_URL || null,
     maxInstances,
     currency: fileSettings?.pool.currency ?? "USD",
     warmPolicy: fileSettings?.pool.warmPolicy ?? "static",

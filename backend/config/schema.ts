@@ -91,6 +91,11 @@ export const purposeSchema = z
     costTags: tagMap.default({}),
     /** Monthly budget of this purpose, in the pool currency. */
     monthlyBudget: z.number().positive().optional(),
+    /**
+     * What a rebalance recommendation (the provider's early sign that a spot instance is at
+     * risk) does: nothing, tell the user, or move the user to a new instance while they are idle.
+     */
+    rebalance: z.enum(["ignore", "warn", "move-when-idle"]).default("warn"),
     ec2: ec2PurposeSchema.optional(),
   })
   .strict();
@@ -145,6 +150,12 @@ export interface PoolConfig {
   databaseUrl: string | null;
   provider: ProviderKind;
   region: string;
+  /**
+   * SQS queue that EventBridge fills with EC2's spot interruption warnings, rebalance
+   * recommendations and state changes (deploy/terraform creates it); null: the instances'
+   * spot watchers are read through SSM instead.
+   */
+  eventsQueueUrl?: string | null;
   maxInstances: number;
   currency: string;
   warmPolicy: "static" | "adaptive";

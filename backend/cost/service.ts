@@ -4,11 +4,11 @@
  * their home volumes, their budget and how much of it is used.
  */
 import type { Kysely } from "kysely";
-import type { CostsResponse } from "../api/contract";
+import type { CostsResponse } from "../../contract";
 import type { PoolConfig } from "../config/schema";
 import type { Clock } from "../pool/context";
 import { budgetFor, budgetState, type CostService } from "../pool/costs";
-import { SERVING_STATES } from "../store/instances";
+import { SERVING_STATES } from "../../contract";
 import type { Database } from "../store/schema";
 import { Ledger } from "./ledger";
 import { dayWindow, monthWindow, roundMoney } from "./money";

@@ -8,19 +8,12 @@ import type { Kysely } from "kysely";
 import type { PurposeConfig } from "../config/schema";
 import { PoolError } from "../errors";
 import { recordEvent } from "../store/events";
-import {
-  countLive,
-  findFreeRunning,
-  findServingByOwner,
-  insertInstance,
-  lockPurpose,
-  POOL_LOCK,
-  updateInstance,
-  type Instance,
-} from "../store/instances";
+import { countLive, findFreeRunning, findServingByOwner, updateInstance, type Instance } from "../store/instances";
+import { lockPurpose, POOL_LOCK } from "../store/purpose-locks";
 import type { Database } from "../store/schema";
 import type { PoolContext } from "./context";
 import { newInstanceId } from "./ids";
+import { createInstance } from "./transitions";
 
 export type ClaimSource = "existing" | "warm" | "launched";
 
@@ -104,9 +97,15 @@ async function claimInTransaction(
     );
   }
   const row = newLaunchRow(ctx, purpose, now, userId, now + idleMs);
-  await insertInstance(trx, row);
-  await recordEvent(trx, { at: now, instanceId: row.id, userId, purpose: purpose.name, kind: "launch-requested", reason: "claim", actor });
-  await recordEvent(trx, { at: now, instanceId: row.id, userId, purpose: purpose.name, kind: "assigned", reason: "launch", actor });
+  await createInstance(
+    ctx,
+    row,
+    [
+      { at: now, userId, purpose: purpose.name, kind: "launch-requested", reason: "claim", actor },
+      { at: now, userId, purpose: purpose.name, kind: "assigned", reason: "launch", actor },
+    ],
+    trx,
+  );
   return { instance: row, source: "launched" };
 }
 

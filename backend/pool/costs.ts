@@ -2,7 +2,7 @@
  * The cost view the API serves (GET /v1/costs): the interface, and the budget rules shared by
  * every implementation. The ledger-based implementation lives in backend/cost/service.ts.
  */
-import type { CostsResponse } from "../api/contract";
+import type { CostsResponse } from "../../contract";
 import type { PoolConfig } from "../config/schema";
 
 export interface CostService {

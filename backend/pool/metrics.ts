@@ -10,6 +10,7 @@ export interface PoolMetrics {
   reaps: Counter<"purpose" | "reason">;
   launches: Counter<"purpose" | "outcome">;
   fixes: Counter<"kind">;
+  transitions: Counter<"from" | "to">;
   poolSize: Gauge<"purpose" | "state" | "assigned">;
   httpRequests: Counter<"method" | "route" | "status">;
 }
@@ -32,6 +33,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PoolM
     reaps: new Counter({ name: "rstudio_pool_reaps_total", help: "Instances taken back by the pool", labelNames: ["purpose", "reason"], registers: [registry] }),
     launches: new Counter({ name: "rstudio_pool_launches_total", help: "Provider launches, by outcome", labelNames: ["purpose", "outcome"], registers: [registry] }),
     fixes: new Counter({ name: "rstudio_pool_reconcile_fixes_total", help: "Differences fixed by the reconciler", labelNames: ["kind"], registers: [registry] }),
+    transitions: new Counter({ name: "rstudio_pool_state_transitions_total", help: "Instance state changes, by from and to state", labelNames: ["from", "to"], registers: [registry] }),
     poolSize: new Gauge({ name: "rstudio_pool_instances", help: "Instances by purpose and state", labelNames: ["purpose", "state", "assigned"], registers: [registry] }),
     httpRequests: new Counter({ name: "rstudio_pool_http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: [registry] }),
   };

@@ -1,18 +1,27 @@
 /**
- * The pool as the API and the CLI see it: one object that owns the context and the lifecycle
- * loop, and exposes the user-facing operations. Every state change goes to the database
- * first; the loop is kicked afterwards so launches and terminations start at once.
+ * The pool: one object that owns the context and the lifecycle loop, and implements the
+ * facade the HTTP layer is given (PoolApi, see api.ts). Every state change goes to the
+ * database first; the loop is kicked afterwards so launches and terminations start at once.
+ * `ctx`, `db` and `loop` are for the composition root, the CLI and tests, never for routes.
  */
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { PoolConfig, PurposeConfig } from "../config/schema";
 import type { Provider } from "../providers/types";
 import type { Store } from "../store/db";
-import { ensurePurposeRows, getInstance, type Instance } from "../store/instances";
+import { SERVING_STATES, type ConnectionResponse } from "../../contract";
+import { buildReport, type CostReport, type ReportRequest } from "../cost/report";
+import { getInstance, listInStates, type Instance } from "../store/instances";
+import { countsByState } from "../store/stats";
+import { userForTokenHash, type TokenOwner } from "../store/users";
+import type { PoolApi } from "./api";
+import { ensurePurposeRows } from "../store/purpose-locks";
 import type { Database } from "../store/schema";
 import { claimInstance, type ClaimOutcome } from "./claims";
 import { defaultPurpose, purposeOf, staticPolicies, systemClock, type Clock, type PoolContext, type PoolPolicies } from "./context";
 import { LifecycleLoop } from "./lifecycle/loop";
+import { ObservationLoop } from "./observations";
+import { findByLegacyId } from "./legacy-ids";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
@@ -27,9 +36,11 @@ export interface PoolOptions {
   policies?: PoolPolicies;
 }
 
-export class Pool {
+export class Pool implements PoolApi {
   readonly ctx: PoolContext;
   readonly loop: LifecycleLoop;
+  /** Beside the loop: what the provider observes of the live instances (spot warnings). */
+  readonly observations: ObservationLoop;
 
   constructor(options: PoolOptions) {
     this.ctx = {
@@ -43,6 +54,7 @@ export class Pool {
       policies: options.policies ?? staticPolicies,
     };
     this.loop = new LifecycleLoop(this.ctx);
+    this.observations = new ObservationLoop(this.ctx, { holdsLease: () => this.loop.holdsLease(), kick: () => this.loop.kick() });
   }
 
   get db(): Kysely<Database> {
@@ -51,6 +63,14 @@ export class Pool {
 
   get config(): PoolConfig {
     return this.ctx.config;
+  }
+
+  get metrics(): PoolMetrics {
+    return this.ctx.metrics;
+  }
+
+  now(): number {
+    return this.ctx.clock.now();
   }
 
   /** Makes sure every configured purpose has its lock row. Call once after migrating. */
@@ -88,22 +108,55 @@ export class Pool {
 
   /** Releases any instance (trusted callers: the old protocol's proxy, admins). */
   async releaseAny(id: string, reason: string, actor: string): Promise<Instance | null> {
-    const inst = await getInstance(this.ctx.db, id);
+    const inst = await findByLegacyId(this.ctx.db, id);
     if (!inst) return null;
     await releaseInstance(this.ctx, inst, reason, actor);
     this.loop.kick();
-    return getInstance(this.ctx.db, id);
+    return getInstance(this.ctx.db, inst.id);
   }
 
-  connect(userId: string, id: string, localPort?: number) {
+  connect(userId: string, id: string, localPort?: number): Promise<ConnectionResponse> {
     return connectOwned(this.ctx, userId, id, localPort);
+  }
+
+  purposePrices(): Promise<Array<{ purpose: PurposeConfig; hourlyPrice: number | null }>> {
+    const { provider, config } = this.ctx;
+    return Promise.all(config.purposes.map(async (p) => ({ purpose: p, hourlyPrice: await provider.priceOf(p).catch(() => p.hourlyPrice ?? null) })));
+  }
+
+  listServing(): Promise<Instance[]> {
+    return listInStates(this.ctx.db, SERVING_STATES);
+  }
+
+  /** By the pool's id, or (as the old service answered) the EC2 instance id. */
+  getAny(id: string): Promise<Instance | null> {
+    return findByLegacyId(this.ctx.db, id);
+  }
+
+  costReport(request: ReportRequest): Promise<CostReport> {
+    return buildReport(this.ctx.db, this.ctx.config, request, this.ctx.clock.now());
+  }
+
+  userForTokenHash(hash: string): Promise<TokenOwner | null> {
+    return userForTokenHash(this.ctx.db, hash);
+  }
+
+  async metricsText(): Promise<{ contentType: string; text: string }> {
+    const { metrics, db } = this.ctx;
+    metrics.poolSize.reset();
+    for (const row of await countsByState(db)) {
+      metrics.poolSize.set({ purpose: row.purpose, state: row.state, assigned: row.assigned ? "yes" : "no" }, row.count);
+    }
+    return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
   }
 
   start(): void {
     this.loop.start();
+    this.observations.start();
   }
 
   async stop(): Promise<void> {
+    await this.observations.stop();
     await this.loop.stop();
   }
 }

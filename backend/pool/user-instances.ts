@@ -3,12 +3,13 @@
  * release it. Every call checks ownership in the same statement that acts, and an instance
  * of someone else answers exactly like one that does not exist.
  */
-import type { ConnectionResponse } from "../api/contract";
+import type { ConnectionResponse } from "../../contract";
 import { PoolError } from "../errors";
-import { recordEvent } from "../store/events";
-import { getForUser, getInstance, listForUser, SERVING_STATES, updateInstance, type Instance } from "../store/instances";
+import { isServing, SERVING_STATES } from "../../contract";
+import { getForUser, getInstance, listForUser, updateInstance, type Instance } from "../store/instances";
 import { purposeOf, type PoolContext } from "./context";
 import { toRef } from "./refs";
+import { transition } from "./transitions";
 
 /** Ended instances stay visible to their last owner this long, so the client can say why they ended. */
 const ENDED_VISIBLE_MS = 24 * 3600 * 1000;
@@ -41,7 +42,7 @@ export async function heartbeat(ctx: PoolContext, userId: string, id: string): P
     }
   }
   const inst = await getOwnedInstance(ctx, userId, id);
-  if (!(SERVING_STATES as string[]).includes(inst.state) || inst.ownerId !== userId) {
+  if (!isServing(inst.state) || inst.ownerId !== userId) {
     throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; claim a new one.`);
   }
   const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, purposeOf(ctx, inst.purpose), now));
@@ -61,33 +62,25 @@ export async function releaseInstance(
   guard: { idleDeadlineAtMost?: number } = {},
 ): Promise<boolean> {
   const now = ctx.clock.now();
-  const released = await ctx.db.transaction().execute(async (trx) => {
-    const ok = await updateInstance(
-      trx,
-      instance.id,
-      { state: "releasing", stateReason: reason, ownerId: null, idleDeadline: null, updatedAt: now },
-      { states: SERVING_STATES, ...guard },
-    );
-    if (ok) {
-      await recordEvent(trx, {
-        at: now,
-        instanceId: instance.id,
-        userId: instance.ownerId,
-        purpose: instance.purpose,
-        kind: reason === "idle" ? "reaped" : reason === "max-lifetime" ? "expired" : "released",
-        reason,
-        actor,
-      });
-    }
-    return ok;
+  return transition(ctx, instance.id, {
+    from: SERVING_STATES,
+    to: "releasing",
+    idleDeadlineAtMost: guard.idleDeadlineAtMost,
+    patch: { stateReason: reason, ownerId: null, idleDeadline: null, updatedAt: now },
+    event: {
+      userId: instance.ownerId,
+      purpose: instance.purpose,
+      kind: reason === "idle" ? "reaped" : reason === "max-lifetime" ? "expired" : "released",
+      reason,
+      actor,
+    },
+    log: { msg: "instance released", fields: { userId: instance.ownerId, reason, actor } },
   });
-  if (released) ctx.log.info({ event: "release", instanceId: instance.id, userId: instance.ownerId, reason, actor }, "instance released");
-  return released;
 }
 
 export async function releaseOwned(ctx: PoolContext, userId: string, id: string): Promise<Instance> {
   const inst = await getOwnedInstance(ctx, userId, id);
-  if (inst.ownerId !== userId || !(SERVING_STATES as string[]).includes(inst.state)) {
+  if (inst.ownerId !== userId || !isServing(inst.state)) {
     // Releasing what already ended is a no-op that reports the current state.
     return inst;
   }

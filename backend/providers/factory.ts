@@ -10,6 +10,6 @@ export async function createProvider(config: PoolConfig, log?: Logger): Promise<
     case "local":
       return new LocalProvider({ dataDir: config.dataDir, runtime: config.local.runtime, command: config.local.command });
     case "ec2":
-      return new Ec2Provider({ region: config.region, poolName: config.poolName, log, purposes: config.purposes });
+      return new Ec2Provider({ region: config.region, poolName: config.poolName, log, purposes: config.purposes, eventsQueueUrl: config.eventsQueueUrl });
   }
 }

@@ -4,7 +4,7 @@
  * methods from its level-based lifecycle loop, and every method must be safe to call again
  * with the same arguments (a restart replays whatever was in flight).
  */
-import type { ConnectionResponse } from "../api/contract";
+import type { ConnectionResponse } from "../../contract";
 import type { PurposeConfig } from "../config/schema";
 
 /** What the pool knows of an instance when it asks the provider to act on it. */
@@ -67,6 +67,19 @@ export interface ProviderInstance {
   tainted?: string | null;
 }
 
+/**
+ * What a provider learns of its instances on its own, before the pool would see it in a list:
+ * the provider's warning that it takes an instance back (a spot interruption: EC2 gives two
+ * minutes), a recommendation to move off an instance at elevated risk, a state change.
+ */
+export type InstanceObservation =
+  | { kind: "interruption-warning"; providerId: string; at: number; action: string; deadline: number }
+  | { kind: "rebalance-recommendation"; providerId: string; at: number }
+  | { kind: "state-change"; providerId: string; at: number; state: string };
+
+/** EC2 takes a spot instance back two minutes after its warning. */
+export const INTERRUPTION_WARNING_MS = 120_000;
+
 export interface ConnectRequest {
   userId: string;
   localPort?: number;
@@ -114,6 +127,13 @@ export interface Provider {
    * one of them (their home is there); otherwise the claim launches. Optional: any zone will do.
    */
   readonly handOverOnlyInPreferredZones?: boolean;
+  /**
+   * One round of observing (optional): hands each observation about the given live instances to
+   * `handle` (which is idempotent: a queue may deliver twice) and returns; a round may wait a
+   * while for news (a long poll), but returns soon after `signal` aborts. The pool calls it in
+   * a loop of its own, beside the lifecycle tick.
+   */
+  observe?(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void>;
 
   /** The price per hour of an instance of this purpose (for the purposes list). */
   priceOf(purpose: PurposeConfig): Promise<number | null>;

@@ -20,7 +20,10 @@ export type EventKind =
   | "terminated"
   | "orphan-terminated"
   | "scaled-down"
-  | "boot-timeout";
+  | "boot-timeout"
+  | "resurfaced"
+  | "interruption-warning"
+  | "rebalance-recommendation";
 
 export interface NewEvent {
   at: number;

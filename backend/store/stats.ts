@@ -1,5 +1,6 @@
 /** Aggregate counts for metrics. */
 import type { Kysely } from "kysely";
+import { LIVE_STATES } from "../../contract";
 import type { Database } from "./schema";
 
 export interface StateCount {
@@ -15,7 +16,7 @@ export async function countsByState(db: Kysely<Database>): Promise<StateCount[]>
     .select(["purpose", "state"])
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .select((eb) => eb.case().when("owner_id", "is", null).then(0).else(1).end().as("assigned"))
-    .where("state", "in", ["launching", "booting", "running", "releasing"])
+    .where("state", "in", LIVE_STATES)
     .groupBy(["purpose", "state", "assigned"])
     .execute();
   return rows.map((r) => ({ purpose: r.purpose, state: r.state, assigned: Number(r.assigned) === 1, count: Number(r.n) }));

@@ -14,7 +14,7 @@ import type {
   InstanceView,
   MeResponse,
   PurposesResponse,
-} from "../../backend/api/contract";
+} from "../../contract";
 import type { Log } from "./emitter";
 import { ExtensionError } from "./errors";
 

@@ -4,7 +4,7 @@
  * through the tunnel. A cancel stops waiting and is not an error: the instance stays claimed
  * (it shows in the tree; unused, the idle reaper takes it).
  */
-import type { ClaimResponse, InstanceView } from "../../backend/api/contract";
+import type { ClaimResponse, InstanceView } from "../../contract";
 import type { BackendClient } from "./backend-client";
 import { sleep, type Clock, type Log } from "./emitter";
 import { CancelledError, ExtensionError, isCancel, throwIfCancelled } from "./errors";

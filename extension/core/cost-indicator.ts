@@ -3,7 +3,7 @@
  * a tooltip listing each instance, and the colour: warning near the budget, error past it.
  * Also the cost details text shown when the indicator is clicked.
  */
-import type { CostsResponse } from "../../backend/api/contract";
+import type { CostsResponse } from "../../contract";
 import type { Failure } from "./errors";
 import { formatMoney } from "./format";
 

@@ -1,12 +1,16 @@
 /**
- * Turns successive instance lists into the notifications worth showing: an instance was
- * interrupted (the provider took it back), reaped or otherwise ended without the user asking,
- * or is about to be reaped as idle. Each is announced once.
+ * Turns successive instance lists into the notifications worth showing: the provider warned it
+ * takes an instance back (a replacement is starting) and later the replacement is ready; an
+ * instance was interrupted (the provider took it back), reaped or otherwise ended without the
+ * user asking, or is about to be reaped as idle. Each is announced once.
  */
-import type { InstanceView } from "../../backend/api/contract";
+import type { InstanceView } from "../../contract";
 import { isEnded } from "./instance-tree-model";
 
 export type InstanceEvent =
+  | { kind: "interrupting"; instance: InstanceView }
+  | { kind: "replaced"; from: InstanceView; to: InstanceView }
+  | { kind: "replacementFailed"; from: InstanceView; to: InstanceView | null }
   | { kind: "interrupted"; instance: InstanceView }
   | { kind: "ended"; instance: InstanceView }
   | { kind: "idleSoon"; instance: InstanceView; msLeft: number };
@@ -18,6 +22,8 @@ export class InstanceWatcher {
   private readonly known = new Map<string, InstanceView["state"]>();
   private readonly warnedDeadline = new Map<string, string>();
   private readonly releasedByUser = new Set<string>();
+  /** Interrupted instances whose replacement is awaited, by the interrupted one's id. */
+  private readonly awaiting = new Map<string, { from: InstanceView; toId: string }>();
 
   constructor(private readonly warnMs = IDLE_WARNING_MS) {}
 
@@ -26,11 +32,25 @@ export class InstanceWatcher {
     this.releasedByUser.add(instanceId);
   }
 
+  private isAwaitedReplacement(id: string): boolean {
+    for (const a of this.awaiting.values()) if (a.toId === id) return true;
+    return false;
+  }
+
   update(instances: readonly InstanceView[], now: number): InstanceEvent[] {
     const events: InstanceEvent[] = [];
+    const byId = new Map(instances.map((i) => [i.instanceId, i]));
     for (const i of instances) {
       const before = this.known.get(i.instanceId);
       this.known.set(i.instanceId, i.state);
+      if (i.replacementId && i.state === "interrupting" && before !== "interrupting" && !this.awaiting.has(i.instanceId)) {
+        this.awaiting.set(i.instanceId, { from: i, toId: i.replacementId });
+        events.push({ kind: "interrupting", instance: i });
+        continue;
+      }
+      // An instance with a replacement is not news when it ends: its replacement is. Nor is an
+      // awaited replacement's own end: that is announced as the replacement failing, below.
+      if (i.replacementId || this.isAwaitedReplacement(i.instanceId)) continue;
       const wasLive = before !== undefined && !isEnded({ state: before });
       if (wasLive && isEnded(i) && !this.releasedByUser.has(i.instanceId)) {
         events.push(i.state === "interrupted" ? { kind: "interrupted", instance: i } : { kind: "ended", instance: i });
@@ -41,6 +61,17 @@ export class InstanceWatcher {
           this.warnedDeadline.set(i.instanceId, i.idleDeadline);
           events.push({ kind: "idleSoon", instance: i, msLeft: left });
         }
+      }
+    }
+    for (const [fromId, { from, toId }] of [...this.awaiting]) {
+      const to = byId.get(toId) ?? null;
+      if (to?.state === "running") {
+        this.awaiting.delete(fromId);
+        events.push({ kind: "replaced", from, to });
+      } else if (to ? isEnded(to) : isEnded(byId.get(fromId) ?? from)) {
+        // The replacement failed, or never showed and the old instance is gone already.
+        this.awaiting.delete(fromId);
+        events.push({ kind: "replacementFailed", from, to });
       }
     }
     const present = new Set(instances.map((i) => i.instanceId));

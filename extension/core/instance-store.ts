@@ -3,7 +3,7 @@
  * keep-alive, the tunnels and the notifications. Refreshing is done by the Poller; this class
  * only fetches, keeps and announces.
  */
-import type { InstanceView } from "../../backend/api/contract";
+import type { InstanceView } from "../../contract";
 import type { BackendClient } from "./backend-client";
 import { Emitter, type Log } from "./emitter";
 import { describeFailure, ExtensionError, type Failure } from "./errors";

@@ -3,7 +3,7 @@
  * lines (purpose, type, state, uptime, time left before the idle reaper, price per hour). The
  * VS Code tree provider only draws these rows.
  */
-import type { InstanceState, InstanceView } from "../../backend/api/contract";
+import { isServing, type InstanceState, type InstanceView } from "../../contract";
 import { formatDuration, formatMoney } from "./format";
 
 /** contextValue of a row; package.json's menus match on these. */
@@ -26,14 +26,14 @@ export interface InstanceRow {
 }
 
 const PENDING: InstanceState[] = ["launching", "booting"];
-const ENDED: InstanceState[] = ["releasing", "terminated", "lost", "interrupted", "failed"];
-const PROBLEMS: InstanceState[] = ["lost", "interrupted", "failed"];
+const PROBLEMS: InstanceState[] = ["interrupting", "lost", "interrupted", "failed"];
 
 export function isPending(i: Pick<InstanceView, "state">): boolean {
   return PENDING.includes(i.state);
 }
+/** Over for its user: released (still terminating) or gone. See contract/states.ts on `releasing`. */
 export function isEnded(i: Pick<InstanceView, "state">): boolean {
-  return ENDED.includes(i.state);
+  return !isServing(i.state);
 }
 
 const STATE_TEXT: Record<InstanceState, string> = {
@@ -41,6 +41,7 @@ const STATE_TEXT: Record<InstanceState, string> = {
   booting: "booting",
   running: "running",
   releasing: "released",
+  interrupting: "being reclaimed by AWS, a new host is starting",
   terminated: "terminated",
   lost: "lost",
   interrupted: "interrupted",

@@ -4,7 +4,7 @@
  * tunnel in the last few minutes. When the user is away nothing is sent, so the backend's idle
  * reaper takes forgotten instances and they stop costing money.
  */
-import type { HeartbeatResponse } from "../../backend/api/contract";
+import type { HeartbeatResponse } from "../../contract";
 import type { Clock, Disposable, Log } from "./emitter";
 import { describeFailure, ExtensionError } from "./errors";
 

@@ -1,6 +1,6 @@
 /** The command handlers: each one turns a user action into calls on the services. */
 import * as vscode from "vscode";
-import type { InstanceView, PurposeView } from "../../backend/api/contract";
+import type { InstanceView, PurposeView } from "../../contract";
 import { COMMANDS, type CommandId } from "../command-ids";
 import { STAGE_TITLES } from "../core/claim-flow";
 import { costDetailsMarkdown } from "../core/cost-indicator";

@@ -1,6 +1,6 @@
 /** The status-bar cost indicator: draws the CostIndicator model; a click shows the cost details. */
 import * as vscode from "vscode";
-import type { CostsResponse } from "../../backend/api/contract";
+import type { CostsResponse } from "../../contract";
 import { COMMANDS } from "../command-ids";
 import { costIndicator } from "../core/cost-indicator";
 import type { Failure } from "../core/errors";

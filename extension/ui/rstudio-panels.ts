@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
-import type { InstanceView } from "../../backend/api/contract";
+import type { InstanceView } from "../../contract";
 import { PANEL_VIEW_TYPE } from "../command-ids";
 import type { Log } from "../core/emitter";
 import { describeFailure, isCancel } from "../core/errors";
@@ -133,6 +133,10 @@ export class RStudioPanels implements vscode.Disposable {
 
   close(instanceId: string): void {
     this.panels.get(instanceId)?.dispose();
+  }
+
+  isOpen(instanceId: string): boolean {
+    return this.panels.has(instanceId);
   }
 
   dispose(): void {

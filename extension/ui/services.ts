@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import * as vscode from "vscode";
-import type { CostsResponse } from "../../backend/api/contract";
+import { isServing, type CostsResponse } from "../../contract";
 import { CONFIG_SECTION, CONTEXT_KEYS, OUTPUT_CHANNEL_NAME, TREE_VIEW_ID } from "../command-ids";
 import { BackendClient } from "../core/backend-client";
 import { ClaimFlow } from "../core/claim-flow";
@@ -167,7 +167,7 @@ export class Services implements vscode.Disposable {
   }
 
   private updatePolling(): void {
-    const holding = this.store.instances.some((i) => i.state === "running" || i.state === "launching" || i.state === "booting");
+    const holding = this.store.instances.some((i) => isServing(i.state) || i.state === "interrupting");
     this.poller.setVisible(this.treeVisible || (this.focused && holding));
     this.costPoller.setVisible(this.focused);
   }
@@ -200,7 +200,11 @@ export class Services implements vscode.Disposable {
     this.costBar.update(this.costs, failure);
   }
 
+  /** Progress notifications of replacements being started, by the interrupted instance's id. */
+  private readonly replacing = new Map<string, () => void>();
+
   private async announce(e: InstanceEvent): Promise<void> {
+    if (e.kind === "interrupting" || e.kind === "replaced" || e.kind === "replacementFailed") return this.announceReplacement(e);
     const name = `RStudio (${e.instance.purpose}, ${e.instance.instanceId})`;
     if (e.kind === "interrupted") {
       this.log.warn(`${e.instance.instanceId} was interrupted: ${e.instance.stateReason ?? "no reason given"}`);
@@ -224,6 +228,43 @@ export class Services implements vscode.Disposable {
     }
   }
 
+  /**
+   * A spot interruption, as the user lives it: told at once that the host is being reclaimed and
+   * the session saved, progress while the replacement boots, and RStudio reopened on the new
+   * host by itself (in the same place, if a tab was open) with the suspended R session restored.
+   */
+  private async announceReplacement(e: Extract<InstanceEvent, { kind: "interrupting" | "replaced" | "replacementFailed" }>): Promise<void> {
+    if (e.kind === "interrupting") {
+      const id = e.instance.instanceId;
+      this.log.warn(`${id} is being reclaimed by AWS; replacement ${e.instance.replacementId} is starting`);
+      void vscode.window.showWarningMessage(
+        "Your RStudio host is being reclaimed by AWS; your session is saved and a new host is starting. RStudio reopens here by itself when it is ready.",
+      );
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: "Starting a new RStudio host", cancellable: false },
+        () => new Promise<void>((resolve) => this.replacing.set(id, resolve)),
+      );
+      this.updatePolling();
+      return;
+    }
+    this.replacing.get(e.from.instanceId)?.();
+    this.replacing.delete(e.from.instanceId);
+    if (e.kind === "replaced") {
+      this.log.info(`${e.to.instanceId} replaced ${e.from.instanceId}`);
+      const wasOpen = this.panels.isOpen(e.from.instanceId);
+      this.panels.close(e.from.instanceId);
+      if (wasOpen || this.settings().openIn === "editor") await this.panels.createOrShow(e.to);
+      else await this.openInBrowser(e.to.instanceId);
+      return;
+    }
+    this.log.error(`the replacement of ${e.from.instanceId} did not start: ${e.to?.stateReason ?? e.to?.state ?? "not found"}`);
+    const pick = await vscode.window.showErrorMessage(
+      `The new RStudio host could not be started${e.to?.stateReason ? ` (${e.to.stateReason})` : ""}. Your home directory is kept; claim an instance to continue.`,
+      "Claim RStudio",
+    );
+    if (pick) void vscode.commands.executeCommand("rstudioPool.claim");
+  }
+
   async openInBrowser(instanceId: string): Promise<void> {
     try {
       const tunnel = await this.tunnels.open(instanceId);
@@ -242,6 +283,8 @@ export class Services implements vscode.Disposable {
   }
 
   dispose(): void {
+    for (const resolve of this.replacing.values()) resolve();
+    this.replacing.clear();
     for (const d of this.disposables.splice(0).reverse()) {
       try {
         d.dispose();

@@ -1,6 +1,6 @@
 /** Draws the InstanceTreeModel rows in the "My Instances" tree; owns its change event. */
 import * as vscode from "vscode";
-import type { InstanceView } from "../../backend/api/contract";
+import type { InstanceView } from "../../contract";
 import { instanceRow, type DetailLine, type InstanceRow, type RowIcon } from "../core/instance-tree-model";
 import type { InstanceStore } from "../core/instance-store";
 import { instanceRows } from "../core/instance-tree-model";

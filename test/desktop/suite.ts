@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import * as vscode from "vscode";
-import type { InstancesResponse } from "../../backend/api/contract";
+import type { InstancesResponse } from "../../contract";
 import { COMMAND_IDS, VIEW_CONTAINER_ID } from "../../extension/command-ids";
 import { waitFor } from "../e2e/support/processes";
 

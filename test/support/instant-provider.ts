@@ -4,7 +4,7 @@
  * interrupted, and instances report themselves busy. It records every launch by token, so
  * a test can prove a restart never launched twice.
  */
-import type { ConnectionResponse } from "../../backend/api/contract";
+import type { ConnectionResponse } from "../../contract";
 import type { PurposeConfig } from "../../backend/config/schema";
 import { PoolError } from "../../backend/errors";
 import type { InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../../backend/providers/types";

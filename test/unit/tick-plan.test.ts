@@ -16,13 +16,14 @@ const group = (g: Partial<LiveGroup> & Pick<LiveGroup, "state">): LiveGroup => (
 
 test("an empty pool has no step to run and no spares", () => {
   const plan = planTick([], NOW, 3_600_000);
-  assert.deepEqual(plan, { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, freeByPurpose: new Map() });
+  assert.deepEqual(plan, { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, interrupting: false, freeByPurpose: new Map() });
 });
 
 test("each state wakes the step that moves it on", () => {
   assert.equal(planTick([group({ state: "launching" })], NOW, 3_600_000).launch, true);
   assert.equal(planTick([group({ state: "booting" })], NOW, 3_600_000).boot, true);
   assert.equal(planTick([group({ state: "releasing" })], NOW, 3_600_000).terminate, true);
+  assert.equal(planTick([group({ state: "interrupting" })], NOW, 3_600_000).interrupting, true);
   const quiet = planTick([group({ state: "running", nextIdleDeadline: NOW + 1 })], NOW, 3_600_000);
   assert.deepEqual([quiet.launch, quiet.boot, quiet.assign, quiet.reap, quiet.expire, quiet.terminate], [false, false, false, false, false, false]);
 });

@@ -9,11 +9,9 @@
 import { Router, type Request, type Response } from "express";
 import { z } from "zod";
 import { PoolError } from "../../errors";
-import type { Pool } from "../../pool/service";
-import { listInStates, SERVING_STATES, type Instance } from "../../store/instances";
+import type { Instance, PoolApi } from "../../pool/api";
 import { legacyRole, type LegacyRole } from "../auth";
 import { parseBody } from "../validate";
-import { findByLegacyId } from "./legacy-ids";
 
 const COMMANDS = ["REQUEST_RSTUDIO", "GET_STATUS", "DELETE"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -44,7 +42,7 @@ export function legacyUrl(inst: Instance, servicePort: number): string | null {
   return inst.privateDns.includes(":") ? `http://${inst.privateDns}` : `http://${inst.privateDns}:${servicePort}`;
 }
 
-export function legacyRouter(pool: Pool): Router {
+export function legacyRouter(pool: PoolApi): Router {
   const r = Router();
   r.post("/", async (req: Request, res: Response) => {
     const role = legacyRole(req, pool.config);
@@ -71,12 +69,12 @@ export function legacyRouter(pool: Pool): Router {
       case "GET_STATUS": {
         const p = parseBody(statusSchema, payload, "payload");
         if (!p.instanceId) {
-          const live = await listInStates(pool.db, SERVING_STATES);
+          const live = await pool.listServing();
           res.json({ instances: live.map((i) => i.id) });
           return;
         }
         // The pool's id or (as the old service answered) the EC2 instance id.
-        const inst = await findByLegacyId(pool.db, p.instanceId);
+        const inst = await pool.getAny(p.instanceId);
         if (!inst) throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${p.instanceId}".`);
         const purpose = pool.config.purposes.find((x) => x.name === inst.purpose);
         res.json({
@@ -96,8 +94,7 @@ export function legacyRouter(pool: Pool): Router {
       }
       case "DELETE": {
         const p = parseBody(deleteSchema, payload, "payload");
-        const found = await findByLegacyId(pool.db, p.instanceId);
-        const inst = await pool.releaseAny(found?.id ?? p.instanceId, "proxy", "proxy");
+        const inst = await pool.releaseAny(p.instanceId, "proxy", "proxy");
         if (!inst) throw new PoolError("INSTANCE_NOT_FOUND", `No instance "${p.instanceId}".`);
         res.json({ status: "OK" });
         return;

@@ -1,7 +1,7 @@
 /** The /v1 REST API for the extension: per-user, and a user only ever sees their own instances. */
 import { Router, type Response } from "express";
 import { z } from "zod";
-import type { Pool } from "../../pool/service";
+import type { PoolApi } from "../../pool/api";
 import { requireUser, TokenCache, type AuthedRequest } from "../auth";
 import type {
   ClaimResponse,
@@ -12,7 +12,7 @@ import type {
   InstancesResponse,
   MeResponse,
   PurposesResponse,
-} from "../contract";
+} from "../../../contract";
 import { parseBody, parseInstanceId } from "../validate";
 import { instanceView, purposeView } from "../views";
 import type { CostService } from "../../pool/costs";
@@ -24,9 +24,9 @@ function instanceId(req: AuthedRequest): string {
   return parseInstanceId(String(req.params.id ?? ""));
 }
 
-export function v1Router(pool: Pool, costs: CostService, tokens = new TokenCache()): Router {
+export function v1Router(pool: PoolApi, costs: CostService, tokens = new TokenCache()): Router {
   const r = Router();
-  r.use(requireUser(pool.db, tokens));
+  r.use(requireUser(pool, tokens));
   const user = (req: AuthedRequest) => req.user!.userId;
 
   r.get("/me", (req: AuthedRequest, res: Response<MeResponse>) => {
@@ -34,9 +34,7 @@ export function v1Router(pool: Pool, costs: CostService, tokens = new TokenCache
   });
 
   r.get("/purposes", async (_req, res: Response<PurposesResponse>) => {
-    const purposes = await Promise.all(
-      pool.config.purposes.map(async (p) => purposeView(p, pool.config, await pool.ctx.provider.priceOf(p).catch(() => p.hourlyPrice ?? null))),
-    );
+    const purposes = (await pool.purposePrices()).map(({ purpose, hourlyPrice }) => purposeView(purpose, pool.config, hourlyPrice));
     res.json({ purposes, defaultPurpose: pool.config.purposes[0]!.name });
   });
 

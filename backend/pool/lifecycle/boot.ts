@@ -3,9 +3,9 @@
  * becomes `running`, one that died while booting is lost, and one that takes longer than the
  * purpose's boot timeout is given up and terminated.
  */
-import { recordEvent } from "../../store/events";
-import { listInStates, updateInstance } from "../../store/instances";
+import { listInStates } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
+import { transition } from "../transitions";
 
 export interface BootProgress {
   /** Became running while assigned: their hand-over may be pending. */
@@ -28,56 +28,51 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
     const now = ctx.clock.now();
     const p = seen.get(inst.providerId!);
     if (p?.ready && p.state === "running") {
-      const ok = await updateInstance(
-        ctx.db,
-        inst.id,
-        {
-          state: "running",
+      const ok = await transition(ctx, inst.id, {
+        from: "booting",
+        to: "running",
+        patch: {
           runningAt: now,
           privateDns: p.privateDnsName ?? inst.privateDns,
           availabilityZone: p.availabilityZone ?? inst.availabilityZone,
           stateReason: null,
           updatedAt: now,
         },
-        { states: ["booting"] },
-      );
+        event: { userId: inst.ownerId, purpose: inst.purpose, kind: "running", actor: "lifecycle", details: { bootMs: now - inst.launchedAt } },
+        log: { msg: "instance running", fields: { bootMs: now - inst.launchedAt } },
+      });
       if (ok) {
         if (inst.ownerId) progress.runningAssigned++;
         else progress.runningFree++;
-        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "running", actor: "lifecycle", details: { bootMs: now - inst.launchedAt } });
-        ctx.log.info({ event: "running", instanceId: inst.id, bootMs: now - inst.launchedAt }, "instance running");
       }
       continue;
     }
     if (p && (p.state === "terminated" || p.state === "stopped" || p.state === "stopping")) {
       const state = p.interrupted ? "interrupted" : "lost";
-      const ok = await updateInstance(
-        ctx.db,
-        inst.id,
-        { state, stateReason: p.stateReason ?? "ended while booting", ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
-        { states: ["booting"] },
-      );
+      const reason = p.stateReason ?? "ended while booting";
+      const ok = await transition(ctx, inst.id, {
+        from: "booting",
+        to: state,
+        patch: { stateReason: reason, ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
+        event: { userId: inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "lifecycle" },
+        log: { level: "warn", msg: "instance ended while booting", fields: { reason: p.stateReason } },
+      });
       if (ok) {
         progress.lost++;
-        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: state, reason: p.stateReason ?? "ended while booting", actor: "lifecycle" });
         ctx.metrics.fixes.inc({ kind: state });
-        ctx.log.warn({ event: state, instanceId: inst.id, reason: p.stateReason }, "instance ended while booting");
       }
       continue;
     }
     const purpose = purposeOf(ctx, inst.purpose);
     if (now - inst.launchedAt > purpose.bootTimeoutSeconds * 1000) {
-      const ok = await updateInstance(
-        ctx.db,
-        inst.id,
-        { state: "releasing", stateReason: "boot-timeout", ownerId: null, idleDeadline: null, updatedAt: now },
-        { states: ["booting"] },
-      );
-      if (ok) {
-        progress.timedOut++;
-        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "boot-timeout", reason: `not ready after ${purpose.bootTimeoutSeconds}s`, actor: "lifecycle" });
-        ctx.log.warn({ event: "boot-timeout", instanceId: inst.id }, "instance did not become ready in time");
-      }
+      const ok = await transition(ctx, inst.id, {
+        from: "booting",
+        to: "releasing",
+        patch: { stateReason: "boot-timeout", ownerId: null, idleDeadline: null, updatedAt: now },
+        event: { userId: inst.ownerId, purpose: inst.purpose, kind: "boot-timeout", reason: `not ready after ${purpose.bootTimeoutSeconds}s`, actor: "lifecycle" },
+        log: { level: "warn", msg: "instance did not become ready in time" },
+      });
+      if (ok) progress.timedOut++;
     }
   }
   return progress;

@@ -5,9 +5,9 @@
  * in-memory set only stops this process from starting the same row twice at once.
  */
 import { PoolError } from "../../errors";
-import { recordEvent } from "../../store/events";
-import { listInStates, updateInstance, type Instance } from "../../store/instances";
+import { listInStates, type Instance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
+import { changeWithEvent, transition } from "../transitions";
 
 const MAX_ATTEMPTS = 6;
 const RETRYABLE = new Set(["PROVIDER_THROTTLED", "PROVIDER_UNAVAILABLE"]);
@@ -52,11 +52,19 @@ export class Launcher {
       const result = await ctx.provider.launch({ instanceId: row.id, purpose, poolName: ctx.config.poolName, ownerId: row.ownerId });
       const now = ctx.clock.now();
       const details = { ...row.details, ...(result.details ?? {}) };
-      const ok = await updateInstance(
-        ctx.db,
-        row.id,
-        {
-          state: "booting",
+      // The `launched` event starts the instance's billing: it is written with the row.
+      const launched = {
+        userId: row.ownerId,
+        purpose: row.purpose,
+        kind: "launched" as const,
+        actor: "lifecycle",
+        details: { providerId: result.providerId, instanceType: result.instanceType, market: result.market, attempt },
+      };
+      const log = { msg: "instance launched", fields: { providerId: result.providerId, purpose: row.purpose, attempt } };
+      const ok = await transition(ctx, row.id, {
+        from: "launching",
+        to: "booting",
+        patch: {
           providerId: result.providerId,
           instanceType: result.instanceType,
           market: result.market,
@@ -68,23 +76,15 @@ export class Launcher {
           launchAttempts: attempt,
           updatedAt: now,
         },
-        { states: ["launching"] },
-      );
+        event: launched,
+        log,
+      });
       if (!ok) {
         // Released while the launch was under way: record where it went so the terminate step finds it.
-        await updateInstance(ctx.db, row.id, { providerId: result.providerId, details, updatedAt: now });
+        const price = result.hourlyPrice ?? purpose.hourlyPrice ?? null;
+        await changeWithEvent(ctx, row.id, { providerId: result.providerId, instanceType: result.instanceType, market: result.market, hourlyPrice: price, details, updatedAt: now }, {}, launched, log);
       }
-      await recordEvent(ctx.db, {
-        at: now,
-        instanceId: row.id,
-        userId: row.ownerId,
-        purpose: row.purpose,
-        kind: "launched",
-        actor: "lifecycle",
-        details: { providerId: result.providerId, instanceType: result.instanceType, market: result.market, attempt },
-      });
       ctx.metrics.launches.inc({ purpose: row.purpose, outcome: "launched" });
-      ctx.log.info({ event: "launched", instanceId: row.id, providerId: result.providerId, purpose: row.purpose, attempt }, "instance launched");
     } catch (err) {
       await this.recordFailure(row, attempt, err);
     }
@@ -98,21 +98,23 @@ export class Launcher {
     const retry = (RETRYABLE.has(code) || !(err instanceof PoolError)) && attempt < MAX_ATTEMPTS;
     if (retry) {
       const nextAttemptAt = now + launchBackoffMs(attempt);
-      await updateInstance(ctx.db, row.id, { launchAttempts: attempt, nextAttemptAt, stateReason: message, updatedAt: now }, { states: ["launching"] });
-      await recordEvent(ctx.db, { at: now, instanceId: row.id, userId: row.ownerId, purpose: row.purpose, kind: "launch-retry", reason: message, actor: "lifecycle", details: { code, attempt } });
+      await changeWithEvent(
+        ctx,
+        row.id,
+        { launchAttempts: attempt, nextAttemptAt, stateReason: message, updatedAt: now },
+        { states: ["launching"] },
+        { userId: row.ownerId, purpose: row.purpose, kind: "launch-retry", reason: message, actor: "lifecycle", details: { code, attempt } },
+        { level: "warn", msg: "launch failed, will retry", fields: { code, attempt, err: message } },
+      );
       ctx.metrics.launches.inc({ purpose: row.purpose, outcome: "retry" });
-      ctx.log.warn({ event: "launch-retry", instanceId: row.id, code, attempt, err: message }, "launch failed, will retry");
       return;
     }
-    const ok = await updateInstance(
-      ctx.db,
-      row.id,
-      { state: "failed", stateReason: message, ownerId: null, idleDeadline: null, launchAttempts: attempt, endedAt: now, updatedAt: now },
-      { states: ["launching"] },
-    );
-    if (ok) {
-      await recordEvent(ctx.db, { at: now, instanceId: row.id, userId: row.ownerId, purpose: row.purpose, kind: "launch-failed", reason: message, actor: "lifecycle", details: { code, attempt } });
-    }
+    await transition(ctx, row.id, {
+      from: "launching",
+      to: "failed",
+      patch: { stateReason: message, ownerId: null, idleDeadline: null, launchAttempts: attempt, endedAt: now, updatedAt: now },
+      event: { userId: row.ownerId, purpose: row.purpose, kind: "launch-failed", reason: message, actor: "lifecycle", details: { code, attempt } },
+    });
     ctx.metrics.launches.inc({ purpose: row.purpose, outcome: "failed" });
     ctx.log.error({ event: "launch-failed", instanceId: row.id, code, attempt, err: message }, "launch failed for good");
   }

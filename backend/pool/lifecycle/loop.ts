@@ -17,6 +17,7 @@ import { recordObservedPrices } from "./observed-prices";
 import { expireOld, reapIdle } from "./reap";
 import { reconcile } from "./reconcile";
 import { terminateReleasing } from "./terminate";
+import { handOffInterrupting } from "./interrupting";
 import { planTick } from "./plan";
 import { balanceWarmPool } from "./warm";
 
@@ -40,6 +41,11 @@ export class LifecycleLoop {
   start(): void {
     this.stopped = false;
     this.schedule(0);
+  }
+
+  /** Whether this loop holds the lifecycle lease (as of its last tick). */
+  holdsLease(): boolean {
+    return this.leaseRenewedAt !== null;
   }
 
   /** Asks for a tick soon (after a claim or a release) without waiting for the period. */
@@ -113,7 +119,7 @@ export class LifecycleLoop {
     let knownFree: Map<string, number> | undefined = plan.freeByPurpose;
     let launchWarm = false;
     const everything = () => {
-      plan.launch = plan.boot = plan.assign = plan.reap = plan.expire = plan.terminate = launchWarm = true;
+      plan.launch = plan.boot = plan.assign = plan.reap = plan.expire = plan.terminate = plan.interrupting = launchWarm = true;
       knownFree = undefined;
     };
     const steps: Array<[string, () => boolean, () => Promise<void>]> = [
@@ -150,6 +156,9 @@ export class LifecycleLoop {
       }],
       ["launch-warm", () => launchWarm, async () => {
         await this.launcher.startDue();
+      }],
+      ["interrupting", () => plan.interrupting, async () => {
+        if ((await handOffInterrupting(ctx)) > 0) plan.terminate = plan.assign = true;
       }],
       ["terminate", () => plan.terminate, async () => {
         await terminateReleasing(ctx, inFlight);

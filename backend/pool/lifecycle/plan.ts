@@ -3,7 +3,8 @@
  * (surveyLive). Most ticks find nothing to do, and an idle pool then costs a few queries a
  * tick instead of one per step. Every condition errs on the side of running the step.
  */
-import { SERVING_STATES, type LiveGroup } from "../../store/instances";
+import { isServing } from "../../../contract";
+import type { LiveGroup } from "../../store/instances";
 
 export interface TickPlan {
   launch: boolean;
@@ -12,20 +13,23 @@ export interface TickPlan {
   reap: boolean;
   expire: boolean;
   terminate: boolean;
+  /** Instances the provider is taking back wait for their home to be taken off. */
+  interrupting: boolean;
   /** Unassigned launching, booting and running instances per purpose (absent: none). */
   freeByPurpose: Map<string, number>;
 }
 
 export function planTick(groups: LiveGroup[], now: number, shortestLifetimeMs: number): TickPlan {
-  const plan: TickPlan = { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, freeByPurpose: new Map() };
+  const plan: TickPlan = { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, interrupting: false, freeByPurpose: new Map() };
   for (const g of groups) {
     if (g.count === 0) continue;
     if (g.state === "launching") plan.launch = true;
     if (g.state === "booting") plan.boot = true;
     if (g.state === "releasing") plan.terminate = true;
+    if (g.state === "interrupting") plan.interrupting = true;
     if (g.state === "running" && g.pendingHandOvers > 0) plan.assign = true;
     if (g.state === "running" && g.oldestLaunchedAt !== null && g.oldestLaunchedAt <= now - shortestLifetimeMs) plan.expire = true;
-    if (SERVING_STATES.includes(g.state)) {
+    if (isServing(g.state)) {
       if (g.nextIdleDeadline !== null && g.nextIdleDeadline <= now) plan.reap = true;
       plan.freeByPurpose.set(g.purpose, (plan.freeByPurpose.get(g.purpose) ?? 0) + g.free);
     }

@@ -3,10 +3,11 @@
  * exactly what was due. Before reaping, the provider is asked whether the user is still
  * computing; a busy instance gets more time instead.
  */
-import { recordEvent } from "../../store/events";
-import { SERVING_STATES, findInStates, updateInstance } from "../../store/instances";
+import { SERVING_STATES } from "../../../contract";
+import { findInStates } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 import { toRef } from "../refs";
+import { changeWithEvent } from "../transitions";
 import { releaseInstance } from "../user-instances";
 
 export async function reapIdle(ctx: PoolContext): Promise<number> {
@@ -27,11 +28,14 @@ export async function reapIdle(ctx: PoolContext): Promise<number> {
       if (busy) {
         const extendMs = (purpose.ec2?.busyCheck.extendSeconds ?? 1800) * 1000;
         const idleDeadline = now + extendMs;
-        const ok = await updateInstance(ctx.db, inst.id, { idleDeadline, updatedAt: now }, { states: ["running"], ownerId: inst.ownerId });
-        if (ok) {
-          await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "busy-extended", reason: "R is busy", actor: "reaper", details: { idleDeadline } });
-          ctx.log.info({ event: "busy-extended", instanceId: inst.id, userId: inst.ownerId }, "idle deadline passed but R is busy; extended");
-        }
+        await changeWithEvent(
+          ctx,
+          inst.id,
+          { idleDeadline, updatedAt: now },
+          { states: ["running"], ownerId: inst.ownerId },
+          { userId: inst.ownerId, purpose: inst.purpose, kind: "busy-extended", reason: "R is busy", actor: "reaper", details: { idleDeadline } },
+          { msg: "idle deadline passed but R is busy; extended", fields: { userId: inst.ownerId } },
+        );
         continue;
       }
     }

@@ -6,10 +6,13 @@
  * for them, and terminated otherwise.
  */
 import { recordEvent } from "../../store/events";
-import { countLive, insertInstance, listByIds, listLiveSummaries, LIVE_STATES, updateInstance, type InstanceSummary } from "../../store/instances";
+import { isLive } from "../../../contract";
+import { countLive, listByIds, listLiveSummaries, type InstanceSummary } from "../../store/instances";
 import type { ProviderInstance } from "../../providers/types";
+import type { Instance } from "../../store/instances";
 import { newInstanceId } from "../ids";
 import type { PoolContext } from "../context";
+import { changeWithEvent, createInstance, transition } from "../transitions";
 
 /** A provider may not list an instance right after launching it (EC2 is eventually consistent). */
 const LIST_GRACE_MS = 120_000;
@@ -20,34 +23,66 @@ export interface ReconcileReport {
   recovered: number;
   adopted: number;
   orphansTerminated: number;
+  /** Ended rows whose instance was alive again, sent back to be terminated. */
+  resurfaced: number;
 }
 
 async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInstance | undefined, report: ReconcileReport): Promise<void> {
   const now = ctx.clock.now();
   if (inst.state === "releasing") {
     // We were terminating it anyway: it is simply done.
-    const ok = await updateInstance(ctx.db, inst.id, { state: "terminated", endedAt: now, updatedAt: now }, { states: ["releasing"] });
-    if (ok) await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "reconciler" });
+    await transition(ctx, inst.id, {
+      from: "releasing",
+      to: "terminated",
+      patch: { endedAt: now, updatedAt: now },
+      event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "reconciler" },
+    });
     return;
   }
-  const state = p?.interrupted ? "interrupted" : "lost";
-  const reason = p?.stateReason ?? (p ? `provider state ${p.state}` : "no longer known to the provider");
-  const ok = await updateInstance(
-    ctx.db,
-    inst.id,
-    { state, stateReason: reason, ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
-    { states: ["booting", "running"] },
-  );
+  // Warned of an interruption and then gone: interrupted, whatever the list says of why.
+  const state = p?.interrupted || inst.state === "interrupting" ? "interrupted" : "lost";
+  const reason = p?.stateReason ?? (inst.state === "interrupting" ? "spot-interruption" : p ? `provider state ${p.state}` : "no longer known to the provider");
+  const ok = await transition(ctx, inst.id, {
+    from: ["booting", "running", "interrupting"],
+    to: state,
+    patch: { stateReason: reason, ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
+    event: { userId: inst.state === "interrupting" ? inst.lastOwnerId : inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "reconciler", details: { providerId: inst.providerId } },
+    log: { level: "warn", msg: `instance ${state}`, fields: { fix: state, providerId: inst.providerId, userId: inst.ownerId, reason } },
+  });
   if (!ok) return;
-  await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "reconciler", details: { providerId: inst.providerId } });
   ctx.metrics.fixes.inc({ kind: state });
-  ctx.log.warn({ event: "reconcile-fix", fix: state, instanceId: inst.id, providerId: inst.providerId, userId: inst.ownerId, reason }, `instance ${state}`);
   if (state === "interrupted") report.interrupted++;
   else report.lost++;
 }
 
+/** Provider states in which a machine exists (and may cost money): an ended row must not leave it so. */
+const ALIVE: ReadonlySet<ProviderInstance["state"]> = new Set(["pending", "running", "stopped"]);
+
+/**
+ * An instance whose row has ended (lost, interrupted, failed, terminated) but that the provider
+ * lists alive again. It is not re-adopted: its user was told it ended, and their things may still
+ * be on it. It goes back to `releasing`, so the terminate step takes the user's things off and
+ * terminates it, and billing runs on until then (the provider bills it the whole time).
+ */
+async function terminateResurfaced(ctx: PoolContext, inst: InstanceSummary, p: ProviderInstance, report: ReconcileReport): Promise<void> {
+  const now = ctx.clock.now();
+  const reason = `resurfaced while ${inst.state}`;
+  const ok = await transition(ctx, inst.id, {
+    from: inst.state,
+    to: "releasing",
+    patch: { providerId: p.providerId, stateReason: reason, ownerId: null, idleDeadline: null, endedAt: null, updatedAt: now },
+    event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "resurfaced", reason, actor: "reconciler", details: { providerId: p.providerId, providerState: p.state } },
+    // A failed launch was never billed: billing starts now that the instance is known to exist.
+    alsoEvents: inst.state === "failed" ? [{ userId: null, purpose: inst.purpose, kind: "launched", reason: "resurfaced after a failed launch", actor: "reconciler", details: { providerId: p.providerId } }] : [],
+    log: { level: "warn", msg: "an ended instance is alive again; terminating it", fields: { fix: "resurfaced", providerId: p.providerId, was: inst.state } },
+  });
+  if (!ok) return;
+  ctx.metrics.fixes.inc({ kind: "resurfaced" });
+  report.resurfaced++;
+}
+
 export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string) => boolean): Promise<ReconcileReport> {
-  const report: ReconcileReport = { lost: 0, interrupted: 0, recovered: 0, adopted: 0, orphansTerminated: 0 };
+  const report: ReconcileReport = { lost: 0, interrupted: 0, recovered: 0, adopted: 0, orphansTerminated: 0, resurfaced: 0 };
   const listed = (await ctx.provider.list(ctx.config.poolName)).filter((p) => !p.poolName || p.poolName === ctx.config.poolName);
   const byProviderId = new Map(listed.map((p) => [p.providerId, p]));
   const byInstanceId = new Map(listed.filter((p) => p.instanceId).map((p) => [p.instanceId!, p]));
@@ -63,16 +98,24 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
   const now = ctx.clock.now();
 
   for (const inst of rows) {
-    if (!(LIVE_STATES as string[]).includes(inst.state)) continue;
+    if (!isLive(inst.state)) {
+      // An ended row matched a listed instance (see `unmatched` above).
+      const p = (inst.providerId ? byProviderId.get(inst.providerId) : undefined) ?? byInstanceId.get(inst.id);
+      if (p && ALIVE.has(p.state)) await each(ctx, inst.id, () => terminateResurfaced(ctx, inst, p, report));
+      continue;
+    }
     if (!inst.providerId) {
       // A launch that reached the provider but not the database (crash in between).
       const p = byInstanceId.get(inst.id);
       if (p && !isLaunchInFlight(inst.id)) {
-        const state = inst.state === "launching" ? "booting" : inst.state;
-        await updateInstance(ctx.db, inst.id, { providerId: p.providerId, state, instanceType: p.instanceType, market: p.market, availabilityZone: p.availabilityZone, updatedAt: now });
-        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "launched", reason: "recovered by reconciler", actor: "reconciler", details: { providerId: p.providerId } });
-        ctx.log.info({ event: "reconcile-fix", fix: "recovered-launch", instanceId: inst.id, providerId: p.providerId }, "launch recovered");
-        report.recovered++;
+        const patch = { providerId: p.providerId, instanceType: p.instanceType, market: p.market, availabilityZone: p.availabilityZone, updatedAt: now };
+        const event = { userId: inst.ownerId, purpose: inst.purpose, kind: "launched" as const, reason: "recovered by reconciler", actor: "reconciler", details: { providerId: p.providerId } };
+        const log = { msg: "launch recovered", fields: { fix: "recovered-launch", providerId: p.providerId } };
+        const ok =
+          inst.state === "launching"
+            ? await transition(ctx, inst.id, { from: "launching", to: "booting", patch, event, log })
+            : await changeWithEvent(ctx, inst.id, patch, { states: [inst.state] }, event, log);
+        if (ok) report.recovered++;
       }
       continue;
     }
@@ -80,14 +123,15 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
     const gone = !p || p.state === "terminated";
     if (!gone) continue;
     if (!p && now - inst.launchedAt < LIST_GRACE_MS && inst.state !== "running") continue;
-    await markGone(ctx, inst, p, report);
+    await each(ctx, inst.id, () => markGone(ctx, inst, p, report));
   }
 
   for (const p of listed) {
     if (p.state === "terminated") continue;
+    // Rows matched by id were handled above: live ones kept or recovered, ended ones terminated.
     if (rowsByProviderId.has(p.providerId)) continue;
     const known = p.instanceId ? rowsById.get(p.instanceId) : undefined;
-    if (known && (LIVE_STATES as string[]).includes(known.state)) continue; // recovered above
+    if (known && known.providerId === null) continue;
     const purpose = p.purpose ? ctx.config.purposes.find((x) => x.name === p.purpose) : undefined;
     const room =
       purpose !== undefined &&
@@ -96,7 +140,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
     // An instance that carries a user's things (owned, or a home attached) is never a warm spare.
     if (!known && purpose && room && p.state === "running" && !p.tainted) {
       const id = p.instanceId ?? newInstanceId();
-      await insertInstance(ctx.db, {
+      const row: Instance = {
         id,
         purpose: purpose.name,
         provider: ctx.provider.kind,
@@ -120,14 +164,19 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
         idleDeadline: null,
         endedAt: null,
         updatedAt: now,
-      });
-      await recordEvent(ctx.db, { at: now, instanceId: id, userId: null, purpose: purpose.name, kind: "adopted", reason: "unknown instance with the pool tag", actor: "reconciler", details: { providerId: p.providerId } });
+      };
+      await createInstance(
+        ctx,
+        row,
+        [{ userId: null, purpose: purpose.name, kind: "adopted", reason: "unknown instance with the pool tag", actor: "reconciler", details: { providerId: p.providerId } }],
+        ctx.db,
+        { level: "warn", msg: "unknown pool instance adopted as a warm spare", fields: { fix: "adopted", providerId: p.providerId, purpose: purpose.name } },
+      );
       ctx.metrics.fixes.inc({ kind: "adopted" });
-      ctx.log.warn({ event: "reconcile-fix", fix: "adopted", instanceId: id, providerId: p.providerId, purpose: purpose.name }, "unknown pool instance adopted as a warm spare");
       report.adopted++;
       continue;
     }
-    const why = known ? `its pool record is ${known.state}` : p.tainted ? `not adoptable: ${p.tainted}` : !purpose ? `unknown purpose "${p.purpose ?? ""}"` : !room ? "no room in the pool" : `provider state ${p.state}`;
+    const why = known ? `a second instance for pool record ${known.id} (${known.state})` : p.tainted ? `not adoptable: ${p.tainted}` : !purpose ? `unknown purpose "${p.purpose ?? ""}"` : !room ? "no room in the pool" : `provider state ${p.state}`;
     await ctx.provider.terminate([
       { id: p.instanceId ?? p.providerId, providerId: p.providerId, purpose: p.purpose ?? "", ownerId: null, availabilityZone: p.availabilityZone, instanceType: p.instanceType, market: p.market, details: {} },
     ]);
@@ -137,4 +186,13 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
     report.orphansTerminated++;
   }
   return report;
+}
+
+/** One instance's fix: a failure is logged and never stops the fixes of the others. */
+async function each(ctx: PoolContext, instanceId: string, fix: () => Promise<void>): Promise<void> {
+  try {
+    await fix();
+  } catch (err) {
+    ctx.log.error({ event: "reconcile-fix-failed", instanceId, err: (err as Error).message }, "could not fix an instance; will retry");
+  }
 }

@@ -3,10 +3,10 @@
  * terminated; then it is `terminated` with its end time. Safe to repeat: providers treat an
  * instance that is already gone as terminated.
  */
-import { recordEvent } from "../../store/events";
-import { listInStates, updateInstance } from "../../store/instances";
+import { listInStates } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 import { toRef } from "../refs";
+import { transition } from "../transitions";
 
 export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id: string) => boolean): Promise<number> {
   let done = 0;
@@ -25,11 +25,13 @@ export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id
       continue;
     }
     const now = ctx.clock.now();
-    const ok = await updateInstance(ctx.db, inst.id, { state: "terminated", endedAt: now, updatedAt: now }, { states: ["releasing"] });
-    if (ok) {
-      await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" });
-      done++;
-    }
+    const ok = await transition(ctx, inst.id, {
+      from: "releasing",
+      to: "terminated",
+      patch: { endedAt: now, updatedAt: now },
+      event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" },
+    });
+    if (ok) done++;
   }
   return done;
 }

@@ -3,10 +3,11 @@
  * `minFree`, or what the adaptive policy forecasts), never past the purpose's or the pool's
  * maximum. New rows are inserted under the same locks claims take, so the limits hold.
  */
-import { recordEvent } from "../../store/events";
-import { countFree, countLive, insertInstance, listSpareRunning, lockPurpose, POOL_LOCK } from "../../store/instances";
+import { countFree, countLive, listSpareRunning } from "../../store/instances";
+import { lockPurpose, POOL_LOCK } from "../../store/purpose-locks";
 import { newLaunchRow } from "../claims";
 import type { PoolContext } from "../context";
+import { createInstance } from "../transitions";
 import { releaseInstance } from "../user-instances";
 
 export interface WarmChange {
@@ -39,8 +40,7 @@ export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, 
         const n = Math.max(0, Math.min(target - freeNow, roomPurpose, roomPool));
         for (let k = 0; k < n; k++) {
           const row = newLaunchRow(ctx, purpose, now, null, null);
-          await insertInstance(trx, row);
-          await recordEvent(trx, { at: now, instanceId: row.id, userId: null, purpose: purpose.name, kind: "launch-requested", reason: "warm-pool", actor: "warm-pool", details: { target } });
+          await createInstance(ctx, row, [{ at: now, userId: null, purpose: purpose.name, kind: "launch-requested", reason: "warm-pool", actor: "warm-pool", details: { target } }], trx);
         }
         return n;
       });

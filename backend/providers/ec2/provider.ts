@@ -11,16 +11,20 @@
  */
 import { CreateTagsCommand, TerminateInstancesCommand, type Instance } from "@aws-sdk/client-ec2";
 import type { Logger } from "pino";
-import type { ConnectionResponse } from "../../api/contract";
+import type { ConnectionResponse } from "../../../contract";
 import type { Ec2PurposeConfig, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { silentLogger } from "../../log";
-import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
 import { aws, awsErrorCode, toPoolError } from "./aws-errors";
 import { BUSY_SCRIPT, isBusyReading, parseBusyOutput } from "./busy-check";
 import { createAwsClients, type AwsClientOptions, type AwsClients } from "./clients";
 import { HomeVolumes, isAttachedTo, isAvailable, preferredHome } from "./home-volumes";
 import { ImageResolver } from "./image-resolver";
+import { SqsInstanceEvents } from "./instance-events";
+import { NoticeReader } from "./notice-reader";
+import { Ec2Observer } from "./observer";
 import { describeByIds, homeVolumeOf, listPoolInstances, toProviderInstance } from "./instances";
 import { Ec2Launcher } from "./launcher";
 import { LaunchQueue } from "./launch-queue";
@@ -48,6 +52,12 @@ export interface Ec2ProviderOptions {
   /** The configured purposes: describe() needs a purpose's settings to make a user's home once their instance runs. */
   purposes?: PurposeConfig[];
   now?: () => number;
+  /** POOL_EVENTS_QUEUE_URL: EC2's instance events through EventBridge and SQS (observer.ts). */
+  eventsQueueUrl?: string | null;
+  /** Ready-made SQS client for the events queue (tests); otherwise built like the others. */
+  sqs?: SQSClient;
+  /** Pause between rounds of reading the spot watchers' notices when there is no queue. */
+  noticeEveryMs?: number;
 }
 
 export function ec2Purpose(purpose: PurposeConfig): Ec2Purpose {
@@ -106,6 +116,22 @@ export class Ec2Provider implements Provider {
     for (const p of options.purposes ?? []) if (p.ec2) this.purposes.set(p.name, p as Ec2Purpose);
     const noSubnets = [...this.purposes.values()].filter((p) => p.ec2.subnetIds.length === 0).map((p) => p.name);
     if (noSubnets.length) this.log.warn({ event: "default-subnets", purposes: noSubnets }, DEFAULT_SUBNETS_WARNING);
+    const queueUrl = options.eventsQueueUrl ?? null;
+    if (queueUrl) {
+      this.sqs = options.sqs ?? new SQSClient({ region: options.region, ...(options.clientOptions?.credentials ? { credentials: options.clientOptions.credentials } : {}) });
+    }
+    this.observer = new Ec2Observer({
+      queue: this.sqs && queueUrl ? new SqsInstanceEvents(this.sqs, queueUrl, this.log) : null,
+      notices: new NoticeReader(this.clients.ssm, this.pollMs),
+      noticeEveryMs: options.noticeEveryMs,
+    });
+  }
+
+  private readonly observer: Ec2Observer;
+  private readonly sqs: SQSClient | undefined;
+
+  observe(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void> {
+    return this.observer.observe(refs, handle, signal);
   }
 
   private remember(purpose: Ec2Purpose): Ec2Purpose {
@@ -388,6 +414,7 @@ export class Ec2Provider implements Provider {
 
   async close(): Promise<void> {
     this.clients.destroy();
+    this.sqs?.destroy();
   }
 }
 

@@ -7,11 +7,12 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
-import type { ConnectionResponse } from "../../api/contract";
+import type { ConnectionResponse } from "../../../contract";
 import type { LocalRuntime, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";
-import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
+import { parseNotice } from "../notices";
+import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
 import { buildLaunchCommand, containerName, detectRuntime, placeholderCommand, type ConcreteRuntime, type LaunchCommand } from "./runtimes";
 
 /** What the state file of one local instance holds. */
@@ -213,6 +214,7 @@ export class LocalProvider implements Provider {
     }
     rmSync(this.stateFile(s.instanceId), { force: true });
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
+    rmSync(this.noticeFile(s.instanceId), { force: true });
   }
 
   async assign(ref: InstanceRef, userId: string): Promise<void> {
@@ -237,6 +239,34 @@ export class LocalProvider implements Provider {
 
   async priceOf(purpose: PurposeConfig): Promise<number | null> {
     return purpose.hourlyPrice ?? 0;
+  }
+
+  /** Where an instance's notice is read from: `local-instances/<id>.notice.json` (see ../notices.ts). */
+  noticeFile(instanceId: string): string {
+    return path.join(this.dir, `${instanceId}.notice.json`);
+  }
+
+  /**
+   * Local processes are never taken back by anyone, but the pool's interruption handling is
+   * played on the embedded default the way EC2's watcher reports it: a notice file beside the
+   * instance, read here once a second.
+   */
+  async observe(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void> {
+    for (const ref of refs) {
+      if (!ref.providerId) continue;
+      let text: string;
+      try {
+        text = readFileSync(this.noticeFile(ref.id), "utf8");
+      } catch {
+        continue;
+      }
+      const o = parseNotice(ref.providerId, text);
+      if (o) await handle(o);
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+    });
   }
 
   async close(): Promise<void> {}

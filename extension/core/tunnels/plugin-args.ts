@@ -6,7 +6,7 @@
  * accepts a name starting with AWS_SSM_START_SESSION_RESPONSE): the token never shows in a
  * process list or a log line.
  */
-import type { SsmConnection } from "../../../backend/api/contract";
+import type { SsmConnection } from "../../../contract";
 
 export const RESPONSE_ENV_NAME = "AWS_SSM_START_SESSION_RESPONSE_RSTUDIO_POOL";
 

@@ -6,7 +6,7 @@
  * recovers by itself. It gives up only when the backend says the instance is gone. Disposing
  * kills the plugin; no child outlives the tunnel.
  */
-import type { SsmConnection } from "../../../backend/api/contract";
+import type { SsmConnection } from "../../../contract";
 import { Emitter, type Clock, type Log } from "../emitter";
 import { ExtensionError, describeFailure } from "../errors";
 import { waitForHttp } from "./net";

@@ -5,7 +5,7 @@
  * Tunnels close when their instance is released or ends, and all of them on dispose.
  */
 import type { BackendClient } from "../backend-client";
-import type { SsmConnection } from "../../../backend/api/contract";
+import type { SsmConnection } from "../../../contract";
 import { Emitter, type Clock, type Log } from "../emitter";
 import { describeFailure, ExtensionError, isCancel } from "../errors";
 import { TcpForwarder } from "./forwarder";

@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { ClaimResponse, InstancesResponse, InstanceView } from "../../../backend/api/contract";
+import type { ClaimResponse, InstancesResponse, InstanceView } from "../../../contract";
 import { freePort } from "../../../backend/net/free-port";
 import { REPO_ROOT } from "./harness";
 import { isAlive, ManagedProcess, signalGroup, sleep, waitFor } from "./processes";

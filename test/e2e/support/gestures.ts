@@ -4,7 +4,7 @@
  */
 import { connect } from "node:net";
 import type { Frame } from "playwright-core";
-import type { InstanceView } from "../../../backend/api/contract";
+import type { InstanceView } from "../../../contract";
 import { PLACEHOLDER_TEXT } from "./backend";
 import { waitFor } from "./processes";
 import type { Session } from "./session";

@@ -7,7 +7,7 @@
  * must not be (argv, logs).
  */
 import { createHash } from "node:crypto";
-import type { ConnectionResponse } from "../../../backend/api/contract";
+import type { ConnectionResponse } from "../../../contract";
 import type { PurposeConfig } from "../../../backend/config/schema";
 import type { ConnectRequest, InstanceRef, LaunchRequest, Provider } from "../../../backend/providers/types";
 

@@ -114,7 +114,7 @@ test("GET /v1/admin/costs: admins get JSON or CSV by user/purpose/tag; others ar
     await insertUser(s.store.db, "ann", false, START);
     await insertToken(s.store.db, "admin", hashToken(adminToken), START);
     await insertToken(s.store.db, "ann", hashToken(userToken), START);
-    const app = createApp({ pool: s.pool, costs: s.costs, log: silentLogger(), extraV1: [adminCostsRouter(s.store.db, s.config, s.clock)] });
+    const app = createApp({ pool: s.pool, costs: s.costs, log: silentLogger(), extraV1: [adminCostsRouter(s.pool)] });
     const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
 
     const byUser = await request(app).get("/v1/admin/costs?month=2026-11&by=user").set(auth(adminToken)).expect(200);

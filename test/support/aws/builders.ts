@@ -6,6 +6,7 @@ import { purposeSchema, type PoolConfig, type PurposeConfig } from "../../../bac
 import { LaunchQueue } from "../../../backend/providers/ec2/launch-queue";
 import { Ec2Provider, type Ec2Purpose } from "../../../backend/providers/ec2/provider";
 import type { FakeAws } from "./fake-aws-server";
+import type { FakeInstance, FakeWorld } from "./fake-world";
 
 export function ec2PurposeConfig(overrides: { name?: string; ec2?: Record<string, unknown>; [k: string]: unknown } = {}): Ec2Purpose {
   const { ec2, ...rest } = overrides;
@@ -62,4 +63,27 @@ export function fakeProvider(fake: FakeAws, options: { queue?: LaunchQueue; list
     purposes: options.purposes,
     now: options.now,
   });
+}
+
+/** A running spot instance put straight into the fake world (no RunInstances), for SSM tests. */
+export function runningFakeInstance(world: FakeWorld, overrides: Partial<Omit<FakeInstance, "id">> = {}): string {
+  const id = world.newInstanceId();
+  world.instances.set(id, {
+    id,
+    imageId: "ami-0aaaaaaaaaaaaaaa1",
+    type: "t3.large",
+    state: "running",
+    stateReason: null,
+    lifecycle: "spot",
+    zone: "us-east-1a",
+    subnetId: "subnet-0a1",
+    privateDns: `ip-${id}.ec2.internal`,
+    launchTime: new Date(),
+    tags: {},
+    clientToken: id,
+    request: {},
+    ssmOnline: true,
+    ...overrides,
+  });
+  return id;
 }

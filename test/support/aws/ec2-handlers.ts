@@ -133,7 +133,7 @@ function runInstances(world: FakeWorld, p: Params): string {
     zone,
     subnetId,
     privateDns: `ip-10-0-${world.instances.size % 250}-${(world.instances.size * 7) % 250}.ec2.internal`,
-    launchTime: new Date(),
+    launchTime: new Date(world.now()),
     tags: specs.instance ?? {},
     clientToken: token,
     request: p,

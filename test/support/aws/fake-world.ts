@@ -122,10 +122,16 @@ export class FakeWorld {
   runInstancesBucket: { capacity: number; refillPerSecond: number; tokens: number; last: number } | null = null;
   /** New instances come up running (with their agent online) after this many describes; 0 = at once. */
   bootDescribes = 0;
+  /** When set, new instances also need this long (by `now`) before they run: a boot time. */
+  bootMs = 0;
+  /** The world's clock (tests that simulate time set it to the pool's). */
+  now: () => number = () => Date.now();
   agentsOnlineOnBoot = true;
   private readonly describesSeen = new Map<string, number>();
   /** Busy-check answers per instance: {load, cpus, rsession}. */
   readonly loads = new Map<string, { load: number; cpus: number; rsession: number }>();
+  /** What the spot watcher wrote to each instance's notice file (spot-watcher.sh). */
+  readonly notices = new Map<string, string>();
   commandHandler: CommandHandler = defaultCommandHandler;
 
   record(call: FakeCall): void {
@@ -169,7 +175,7 @@ export class FakeWorld {
       if (inst.state === "pending") {
         const n = (this.describesSeen.get(inst.id) ?? 0) + 1;
         this.describesSeen.set(inst.id, n);
-        if (n > this.bootDescribes) {
+        if (n > this.bootDescribes && this.now() - inst.launchTime.getTime() >= this.bootMs) {
           inst.state = "running";
           if (this.agentsOnlineOnBoot) inst.ssmOnline = true;
         }
@@ -245,6 +251,7 @@ export const defaultCommandHandler: CommandHandler = (instanceId, commands, worl
     world.mounted.delete(instanceId);
     return { status: "Success", stdout: "unmounted\n" };
   }
+  if (/notice\.json/.test(script)) return { status: "Success", stdout: world.notices.get(instanceId) ?? "" };
   if (/loadavg/.test(script)) {
     const l = world.loads.get(instanceId) ?? { load: 0.05, cpus: 2, rsession: 0 };
     return { status: "Success", stdout: `load=${l.load} cpus=${l.cpus} rsession=${l.rsession}\n` };

@@ -23,22 +23,31 @@ function describeInstanceInformation(world: FakeWorld, b: Body): unknown {
   return { InstanceInformationList: list };
 }
 
+/** Commands are kept per (command, instance): one SendCommand may target up to 50 instances. */
+export function commandKey(commandId: string, instanceId: string): string {
+  return `${commandId}/${instanceId}`;
+}
+
 function sendCommand(world: FakeWorld, b: Body): unknown {
   const ids = (b.InstanceIds as string[]) ?? [];
   if (b.DocumentName !== "AWS-RunShellScript") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
-  const id = ids[0]!;
-  const inst = world.instances.get(id);
-  if (!inst || !inst.ssmOnline) throw new AwsFault("InvalidInstanceId", "Instances [[" + id + "]] not in a valid state for account 123456789012");
+  if (ids.length < 1 || ids.length > 50) throw new AwsFault("ValidationException", "InstanceIds must name 1 to 50 instances");
+  const offline = ids.filter((id) => !world.instances.get(id)?.ssmOnline);
+  // The real service accepts a multi-target command and fails the unreachable targets; a
+  // single offline target is refused outright.
+  if (ids.length === 1 && offline.length) throw new AwsFault("InvalidInstanceId", "Instances [[" + ids[0] + "]] not in a valid state for account 123456789012");
   const commands = ((b.Parameters as Record<string, string[]>)?.commands ?? []) as string[];
   const commandId = randomBytes(16).toString("hex").replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, "$1-$2-$3-$4-$5");
-  const result = world.commandHandler(id, commands, world);
-  world.commands.set(commandId, { commandId, instanceId: id, commands, status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", polls: 0 });
+  for (const id of ids) {
+    const result = offline.includes(id) ? { status: "Undeliverable", stdout: "", stderr: "" } : world.commandHandler(id, commands, world);
+    world.commands.set(commandKey(commandId, id), { commandId, instanceId: id, commands, status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", polls: 0 });
+  }
   return { Command: { CommandId: commandId, DocumentName: b.DocumentName, InstanceIds: ids, Status: "Pending", Parameters: b.Parameters } };
 }
 
 function getCommandInvocation(world: FakeWorld, b: Body): unknown {
-  const c = world.commands.get(String(b.CommandId));
-  if (!c || c.instanceId !== b.InstanceId) throw new AwsFault("InvocationDoesNotExist", "");
+  const c = world.commands.get(commandKey(String(b.CommandId), String(b.InstanceId)));
+  if (!c) throw new AwsFault("InvocationDoesNotExist", "");
   c.polls++;
   // The first poll sees it still running, like the real service usually does.
   const status = c.polls === 1 ? "InProgress" : c.status;

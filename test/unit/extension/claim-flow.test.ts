@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ClaimResponse, InstanceView } from "../../../backend/api/contract";
+import type { ClaimResponse, InstanceView } from "../../../contract";
 import { ClaimFlow, STAGE_TITLES, type ClaimStage } from "../../../extension/core/claim-flow";
 import { ExtensionError } from "../../../extension/core/errors";
 import { anInstance, FakeClock, flush, RecordingLog } from "./fakes";

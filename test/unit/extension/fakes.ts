@@ -1,5 +1,5 @@
 /** Test doubles for the extension's plain classes: a fake clock, typed builders, a recording log. */
-import type { CostsResponse, InstanceView, SsmConnection } from "../../../backend/api/contract";
+import type { CostsResponse, InstanceView, SsmConnection } from "../../../contract";
 import type { Clock, Log } from "../../../extension/core/emitter";
 
 export class FakeClock implements Clock {
@@ -73,6 +73,7 @@ export function anInstance(over: Partial<InstanceView> = {}): InstanceView {
     launchedAt: T0,
     runningAt: "2026-11-23T09:05:00.000Z",
     assignedAt: "2026-11-23T09:05:00.000Z",
+    replacementId: null,
     endedAt: null,
     idleDeadline: "2026-11-23T10:45:00.000Z",
     expiresAt: "2026-11-23T21:00:00.000Z",

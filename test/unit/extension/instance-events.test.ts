@@ -36,3 +36,29 @@ test("the idle warning comes once per deadline, within five minutes of it", () =
   // A heartbeat moved the deadline; a later approach warns again.
   assert.equal(w.update([anInstance({ idleDeadline: "2026-11-23T10:09:00Z" })], NOW + 5 * 60_000)[0]?.kind, "idleSoon");
 });
+
+test("a spot warning is announced once, then the replacement once it runs, and the old one's end is no news", () => {
+  const w = new InstanceWatcher();
+  const old = anInstance({ instanceId: "i-old" });
+  assert.deepEqual(w.update([old], NOW), []);
+  const warned = anInstance({ instanceId: "i-old", state: "interrupting", stateReason: "spot-interruption-warning", replacementId: "i-new" });
+  const booting = anInstance({ instanceId: "i-new", state: "booting", runningAt: null });
+  assert.deepEqual(w.update([warned, booting], NOW).map((e) => e.kind), ["interrupting"]);
+  assert.deepEqual(w.update([warned, booting], NOW), [], "once");
+  const gone = anInstance({ instanceId: "i-old", state: "interrupted", replacementId: "i-new" });
+  assert.deepEqual(w.update([gone, booting], NOW), [], "the old one ending is not news: its replacement is coming");
+  const ready = anInstance({ instanceId: "i-new", state: "running" });
+  const ev = w.update([gone, ready], NOW);
+  assert.deepEqual(ev.map((e) => e.kind), ["replaced"]);
+  assert.equal(ev[0]?.kind === "replaced" && `${ev[0].from.instanceId}->${ev[0].to.instanceId}`, "i-old->i-new");
+  assert.deepEqual(w.update([gone, ready], NOW), []);
+});
+
+test("a replacement that fails is announced, once", () => {
+  const w = new InstanceWatcher();
+  const warned = anInstance({ instanceId: "i-old", state: "interrupting", replacementId: "i-new" });
+  assert.deepEqual(w.update([warned, anInstance({ instanceId: "i-new", state: "launching" })], NOW).map((e) => e.kind), ["interrupting"], "first seen during the warning");
+  const failed = anInstance({ instanceId: "i-new", state: "failed", stateReason: "no capacity" });
+  assert.deepEqual(w.update([warned, failed], NOW).map((e) => e.kind), ["replacementFailed"]);
+  assert.deepEqual(w.update([warned, failed], NOW), []);
+});

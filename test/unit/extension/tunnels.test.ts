@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import type { ConnectionResponse, SsmConnection } from "../../../backend/api/contract";
+import type { ConnectionResponse, SsmConnection } from "../../../contract";
 import { systemClock } from "../../../extension/core/emitter";
 import { ExtensionError } from "../../../extension/core/errors";
 import { freePort, httpAnswers } from "../../../extension/core/tunnels/net";

@@ -1,18 +1,10 @@
 /**
  * The wire contract of the backend's /v1 REST API: the JSON shapes the extension (and any
- * other client) reads. Types only, so the extension can import it without pulling in
- * backend code. Every timestamp is an ISO 8601 string in UTC; money is in `currency` units.
+ * other client) reads. Types only, so importing it adds nothing to the extension's bundle.
+ * Every timestamp is an ISO 8601 string in UTC; money is in `currency` units.
  */
 
-export type InstanceState =
-  | "launching" // a launch row exists; the provider has not confirmed an instance yet
-  | "booting" // the provider has an instance; its service port does not answer yet
-  | "running" // the service answers
-  | "releasing" // released, being terminated
-  | "terminated"
-  | "lost" // vanished from the provider without us terminating it
-  | "interrupted" // the provider took it back (spot interruption)
-  | "failed"; // the launch could not be completed
+import type { InstanceState } from "./states";
 
 export interface InstanceView {
   instanceId: string;
@@ -34,6 +26,11 @@ export interface InstanceView {
   idleDeadline: string | null;
   /** When the instance is terminated whatever its activity (maximum lifetime). */
   expiresAt: string | null;
+  /**
+   * The instance that takes over from this one, when the provider takes this one back (a spot
+   * interruption): the user's home moves there and the extension reopens RStudio on it.
+   */
+  replacementId: string | null;
 }
 
 export interface MeResponse {

@@ -4,8 +4,8 @@
  * wins when both could match.
  */
 import type { Kysely } from "kysely";
-import type { Database } from "../../store/schema";
-import { getInstance, listByIds, type Instance } from "../../store/instances";
+import type { Database } from "../store/schema";
+import { getInstance, listByIds, type Instance } from "../store/instances";
 
 const EC2_ID = /^i-[0-9a-f]{8,17}$/;
 

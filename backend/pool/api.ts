@@ -1,0 +1,59 @@
+/**
+ * What the HTTP layer may ask of the pool: the sealed facade. Routes are given a `PoolApi`,
+ * never the `Pool` class, so they cannot reach its context, its provider or its store; each
+ * thing a route needs is one method here, implemented by `Pool` (service.ts) by calling the
+ * pool's modules.
+ *
+ * To add an operation (say an admin read): write it as a function over the PoolContext in its
+ * own module, add its signature to one of the interfaces below (or a new one that PoolApi
+ * extends), and add the one-line method to Pool that calls it.
+ */
+import type { PoolConfig, PurposeConfig } from "../config/schema";
+import type { CostReport, ReportRequest } from "../cost/report";
+import type { Instance } from "../store/instances";
+import type { TokenOwner } from "../store/users";
+import type { ConnectionResponse } from "../../contract";
+import type { ClaimOutcome } from "./claims";
+import type { PoolMetrics } from "./metrics";
+
+/** What a signed-in user does with their own instances (the /v1 routes). */
+export interface UserOperations {
+  claim(userId: string, purposeName?: string | null, actor?: string): Promise<ClaimOutcome>;
+  listMine(userId: string): Promise<Instance[]>;
+  getMine(userId: string, id: string): Promise<Instance>;
+  heartbeat(userId: string, id: string): Promise<{ idleDeadline: number }>;
+  release(userId: string, id: string): Promise<Instance>;
+  connect(userId: string, id: string, localPort?: number): Promise<ConnectionResponse>;
+  /** Every configured purpose with its price per hour now (null when unknown). */
+  purposePrices(): Promise<Array<{ purpose: PurposeConfig; hourlyPrice: number | null }>>;
+}
+
+/** What trusted callers (the old protocol's app and proxy keys) do with any instance. */
+export interface ServiceOperations {
+  /** Every instance that serves or will serve its owner. */
+  listServing(): Promise<Instance[]>;
+  getAny(id: string): Promise<Instance | null>;
+  releaseAny(id: string, reason: string, actor: string): Promise<Instance | null>;
+}
+
+/** What admins read. */
+export interface AdminOperations {
+  costReport(request: ReportRequest): Promise<CostReport>;
+}
+
+/** Who is calling, and what the HTTP layer reports about itself. */
+export interface PlatformOperations {
+  readonly config: PoolConfig;
+  readonly metrics: PoolMetrics;
+  /** The user a token (by its hash) belongs to, or null when it is unknown or revoked. */
+  userForTokenHash(hash: string): Promise<TokenOwner | null>;
+  /** The Prometheus exposition of the pool's metrics, with the pool sizes read now. */
+  metricsText(): Promise<{ contentType: string; text: string }>;
+  now(): number;
+}
+
+/** The domain types the routes render, and the hash tokens are looked up by. */
+export type { Instance, TokenOwner };
+export { hashToken } from "../store/users";
+
+export interface PoolApi extends UserOperations, ServiceOperations, AdminOperations, PlatformOperations {}

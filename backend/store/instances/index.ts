@@ -1,0 +1,8 @@
+/**
+ * The instances table, the pool's source of truth for every instance it has launched: its shape
+ * (row.ts), its reads (reads.ts), its counts (counts.ts) and its guarded writes (writes.ts).
+ */
+export { INSTANCE_COLUMNS, type Instance } from "./row";
+export * from "./reads";
+export * from "./counts";
+export { insertInstance, updateInstance, type InstancePatch, type UpdateGuard } from "./writes";

@@ -1,0 +1,186 @@
+/**
+ * Reads of the instances table: the few queries the API and the lifecycle steps run, each
+ * prepared once (see ../prepared.ts) and each asking for exactly the rows it needs.
+ */
+import { sql, type ExpressionBuilder, type Kysely } from "kysely";
+import { LIVE_STATES, SERVING_STATES, type InstanceState } from "../../../contract";
+import { prepare, prepareByShape } from "../prepared";
+import type { Database } from "../schema";
+import { fromRow, type Instance } from "./row";
+
+type Db = Kysely<Database>;
+
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+const byId = prepare((db: Db, id: string) => db.selectFrom("instances").selectAll().where("id", "=", id));
+
+export async function getInstance(db: Db, id: string): Promise<Instance | null> {
+  const [r] = (await byId(db, id)).rows;
+  return r ? fromRow(r) : null;
+}
+
+/** The live instance the provider knows by this id (observations name the provider's id). */
+export async function findLiveByProviderId(db: Db, providerId: string): Promise<Instance | null> {
+  const r = await db.selectFrom("instances").selectAll().where("provider_id", "=", providerId).where("state", "in", LIVE_STATES).executeTakeFirst();
+  return r ? fromRow(r) : null;
+}
+
+const servingByOwner = prepare((db: Db, ownerId: string, purpose: string) =>
+  db.selectFrom("instances").selectAll().where("owner_id", "=", ownerId).where("purpose", "=", purpose).where("state", "in", SERVING_STATES),
+);
+
+export async function findServingByOwner(db: Db, ownerId: string, purpose: string): Promise<Instance | null> {
+  const [r] = (await servingByOwner(db, ownerId, purpose)).rows;
+  return r ? fromRow(r) : null;
+}
+
+/**
+ * What a user may see: the instances they hold, and those last held by them that are still
+ * terminating or ended since `endedSince` (so they can see what happened to them).
+ */
+function visibleTo(userId: string, endedSince: number) {
+  return (eb: ExpressionBuilder<Database, "instances">) =>
+    eb.or([
+      eb("owner_id", "=", userId),
+      eb.and([eb("last_owner_id", "=", userId), eb.or([eb("state", "=", "releasing"), eb("ended_at", ">=", endedSince)])]),
+    ]);
+}
+
+export async function listForUser(db: Db, userId: string, endedSince: number): Promise<Instance[]> {
+  const rows = await db.selectFrom("instances").selectAll().where(visibleTo(userId, endedSince)).orderBy("launched_at", "desc").execute();
+  return rows.map(fromRow);
+}
+
+const visibleById = prepare((db: Db, id: string, userId: string, endedSince: number) =>
+  db.selectFrom("instances").selectAll().where("id", "=", id).where(visibleTo(userId, endedSince)),
+);
+
+/** One instance, if the user may see it (see `visibleTo`); null otherwise, whoever else has it. */
+export async function getForUser(db: Db, userId: string, id: string, endedSince: number): Promise<Instance | null> {
+  const [r] = (await visibleById(db, id, userId, endedSince)).rows;
+  return r ? fromRow(r) : null;
+}
+
+/** The longest-running free instance of a purpose, in one of `zones` when such a one exists. */
+export async function findFreeRunning(db: Db, purpose: string, zones: string[] = []): Promise<Instance | null> {
+  if (zones.length) {
+    const [inZone] = (await freeRunningInZones(zones.length)(db, purpose, ...zones)).rows;
+    if (inZone) return fromRow(inZone);
+  }
+  const [r] = (await freeRunning(db, purpose)).rows;
+  return r ? fromRow(r) : null;
+}
+
+const freeRunningQuery = (db: Db, purpose: string) =>
+  db.selectFrom("instances").selectAll().where("purpose", "=", purpose).where("state", "=", "running").where("owner_id", "is", null).orderBy("running_at")
+    // A literal limit: SQLite plans `limit ?` worse here (measured: 3x slower).
+    .limit(sql.lit(1));
+const freeRunning = prepare(freeRunningQuery);
+const freeRunningInZones = prepareByShape(
+  (n: number) => String(n),
+  () =>
+    (db: Db, purpose: string, ...zones: string[]) =>
+      freeRunningQuery(db, purpose).where("availability_zone", "in", zones),
+);
+
+export async function listInStates(db: Db, states: readonly InstanceState[], purpose?: string): Promise<Instance[]> {
+  const q = purpose ? inStatesOfPurpose(states)(db, purpose) : inStates(states)(db);
+  return (await q).rows.map(fromRow);
+}
+
+const inStates = prepareByShape(
+  (states: readonly InstanceState[]) => states.join(),
+  (states) => (db: Db) => db.selectFrom("instances").selectAll().where("state", "in", states).orderBy("launched_at"),
+);
+const inStatesOfPurpose = prepareByShape(
+  (states: readonly InstanceState[]) => states.join(),
+  (states) => (db: Db, purpose: string) => db.selectFrom("instances").selectAll().where("state", "in", states).where("purpose", "=", purpose).orderBy("launched_at"),
+);
+
+export interface InstanceFilter {
+  purpose?: string;
+  /** true: unassigned only; false: assigned only. */
+  free?: boolean;
+  launchedBefore?: number;
+  idleDeadlineBefore?: number;
+}
+
+/**
+ * Instances in these states that match the filter, in launch order. The lifecycle steps say
+ * exactly which rows they want, so a tick reads the few due rows, not every live instance.
+ */
+export async function findInStates(db: Db, states: readonly InstanceState[], f: InstanceFilter): Promise<Instance[]> {
+  let q = db.selectFrom("instances").selectAll().where("state", "in", states);
+  if (f.purpose !== undefined) q = q.where("purpose", "=", f.purpose);
+  if (f.free !== undefined) q = q.where("owner_id", f.free ? "is" : "is not", null);
+  if (f.launchedBefore !== undefined) q = q.where("launched_at", "<=", f.launchedBefore);
+  if (f.idleDeadlineBefore !== undefined) q = q.where("idle_deadline", "<=", f.idleDeadlineBefore);
+  return (await q.orderBy("launched_at").execute()).map(fromRow);
+}
+
+/** Running, assigned instances not yet set up for their owner by the provider. */
+export async function findPendingHandOvers(db: Db): Promise<Instance[]> {
+  return (await pendingHandOvers(db)).rows.map(fromRow);
+}
+
+const pendingHandOvers = prepare((db: Db) =>
+  db
+    .selectFrom("instances")
+    .selectAll()
+    .where("state", "=", "running")
+    .where("owner_id", "is not", null)
+    .where((eb) => eb.or([eb("handed_over_to", "is", null), eb("handed_over_to", "!=", eb.ref("owner_id"))])),
+);
+
+/** The free running instances of a purpose, most recently started first: candidates to scale down. */
+export async function listSpareRunning(db: Db, purpose: string): Promise<Array<Pick<Instance, "id" | "purpose" | "ownerId" | "runningAt">>> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["id", "running_at"])
+    .where("purpose", "=", purpose)
+    .where("state", "=", "running")
+    .where("owner_id", "is", null)
+    .orderBy("running_at", "desc")
+    .execute();
+  return rows.map((r) => ({ id: r.id, purpose, ownerId: null, runningAt: numOrNull(r.running_at) }));
+}
+
+/** Instances with any of these pool ids or provider ids (the reconciler's look-up of listed instances). */
+export async function listByIds(db: Db, ids: string[], providerIds: string[]): Promise<Instance[]> {
+  if (ids.length === 0 && providerIds.length === 0) return [];
+  const rows = await db
+    .selectFrom("instances")
+    .selectAll()
+    .where((eb) => eb.or([...(ids.length ? [eb("id", "in", ids)] : []), ...(providerIds.length ? [eb("provider_id", "in", providerIds)] : [])]))
+    .execute();
+  return rows.map(fromRow);
+}
+
+/** What the reconciler compares with the provider's listing (no JSON details to parse). */
+export type InstanceSummary = Pick<Instance, "id" | "purpose" | "providerId" | "state" | "stateReason" | "ownerId" | "lastOwnerId" | "launchedAt">;
+
+export async function listLiveSummaries(db: Db): Promise<InstanceSummary[]> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["id", "purpose", "provider_id", "state", "state_reason", "owner_id", "last_owner_id", "launched_at"])
+    .where("state", "in", LIVE_STATES)
+    .orderBy("launched_at")
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    purpose: r.purpose,
+    providerId: r.provider_id,
+    state: r.state as InstanceState,
+    stateReason: r.state_reason,
+    ownerId: r.owner_id,
+    lastOwnerId: r.last_owner_id,
+    launchedAt: Number(r.launched_at),
+  }));
+}
+
+export async function listAll(db: Db, filter: { states?: readonly InstanceState[]; ownerId?: string } = {}): Promise<Instance[]> {
+  let q = db.selectFrom("instances").selectAll();
+  if (filter.states) q = q.where("state", "in", filter.states);
+  if (filter.ownerId) q = q.where("owner_id", "=", filter.ownerId);
+  return (await q.orderBy("launched_at").execute()).map(fromRow);
+}

@@ -1,0 +1,81 @@
+/**
+ * Writes to the instances table: inserting a row, and compare-and-set updates guarded by the
+ * row's state and owner, so a loop and a request racing on one row cannot both win.
+ *
+ * An instance's `state` is written only by `writeStateGuarded`, and only the pool's transition
+ * owner (backend/pool/transitions.ts) calls it: it pairs every state change with its history
+ * event in one transaction. `updateInstance` cannot change the state (its patch has no `state`).
+ */
+import type { Kysely, Updateable } from "kysely";
+import type { InstanceState } from "../../../contract";
+import { prepare, prepareByShape } from "../prepared";
+import type { Database, InstancesTable } from "../schema";
+import { COLUMN_NAMES, toColumns, toRow, type Instance } from "./row";
+
+type Db = Kysely<Database>;
+
+/** What an update may set: anything but the id and the state. */
+export type InstancePatch = Partial<Omit<Instance, "id" | "state">>;
+
+export interface UpdateGuard {
+  states?: readonly InstanceState[];
+  /** undefined: any owner; null: no owner; a string: that owner. */
+  ownerId?: string | null;
+  /** Only while the idle deadline is set and not after this (a heartbeat that moved it wins). */
+  idleDeadlineAtMost?: number;
+}
+
+const insert = prepare((db: Db, ...values: unknown[]) =>
+  db.insertInto("instances").values(Object.fromEntries(COLUMN_NAMES.map((c, k) => [c, values[k]])) as unknown as InstancesTable),
+);
+
+/** Inserts a new row. New rows are created by the transition owner too (with their first event). */
+export async function insertInstance(db: Db, i: Instance): Promise<void> {
+  const row = toRow(i);
+  await insert(db, ...COLUMN_NAMES.map((c) => row[c]));
+}
+
+/** Updates columns other than the state if the row still matches the guard; says whether it did. */
+export async function updateInstance(db: Db, id: string, patch: InstancePatch, guard: UpdateGuard = {}): Promise<boolean> {
+  if ("state" in patch) throw new Error("updateInstance cannot change the state: use the pool's transitions");
+  return guardedWrite(db, id, toColumns(patch), guard);
+}
+
+/** Sets the state (and the patch) if the row is in one of `from` (and matches the owner guard). */
+export async function writeStateGuarded(
+  db: Db,
+  id: string,
+  from: readonly InstanceState[],
+  to: InstanceState,
+  patch: InstancePatch,
+  ownerId?: string | null,
+  idleDeadlineAtMost?: number,
+): Promise<boolean> {
+  return guardedWrite(db, id, { ...toColumns(patch), state: to }, { states: from, ownerId, idleDeadlineAtMost });
+}
+
+async function guardedWrite(db: Db, id: string, set: Updateable<InstancesTable>, guard: UpdateGuard): Promise<boolean> {
+  const values = set as Record<string, unknown>;
+  const columns = Object.keys(values);
+  const owner = guard.ownerId === undefined ? "any" : guard.ownerId === null ? "none" : "is";
+  const deadline = guard.idleDeadlineAtMost !== undefined;
+  const args = [...columns.map((c) => values[c]), id, ...(owner === "is" ? [guard.ownerId] : []), ...(deadline ? [guard.idleDeadlineAtMost] : [])];
+  const res = await guardedUpdate({ columns, states: guard.states, owner, deadline })(db, ...args);
+  return Number(res.numAffectedRows ?? 0) > 0;
+}
+
+/** One prepared UPDATE per set of columns and kind of guard. */
+const guardedUpdate = prepareByShape(
+  (s: { columns: string[]; states?: readonly InstanceState[]; owner: "any" | "none" | "is"; deadline: boolean }) =>
+    `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}|${s.deadline}`,
+  (s) =>
+    (db: Db, ...args: unknown[]) => {
+      const values = Object.fromEntries(s.columns.map((c, i) => [c, args[i]])) as Updateable<InstancesTable>;
+      let q = db.updateTable("instances").set(values).where("id", "=", args[s.columns.length] as string);
+      if (s.states) q = q.where("state", "in", s.states);
+      if (s.owner === "none") q = q.where("owner_id", "is", null);
+      if (s.owner === "is") q = q.where("owner_id", "=", args[s.columns.length + 1] as string);
+      if (s.deadline) q = q.where("idle_deadline", "<=", args[s.columns.length + 1 + (s.owner === "is" ? 1 : 0)] as number);
+      return q;
+    },
+);

@@ -1,0 +1,35 @@
+/**
+ * The backend's error codes and the HTTP status each always maps to. Every error the API sends
+ * is `{ error: { code, message } }` (ApiErrorBody) with one of these codes; clients branch on
+ * the code, never on the message.
+ */
+
+export const ERROR_STATUS = {
+  INVALID_JSON: 400,
+  INVALID_REQUEST: 400,
+  MISSING_FIELD: 400,
+  UNKNOWN_COMMAND: 400,
+  UNKNOWN_PURPOSE: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  INSTANCE_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  USER_EXISTS: 409,
+  INSTANCE_NOT_RUNNING: 409,
+  /** The instance belongs to a purpose no longer in the configuration: it is being released. */
+  PURPOSE_REMOVED: 410,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  BUDGET_EXCEEDED: 402,
+  POOL_EXHAUSTED: 503,
+  SSM_AGENT_OFFLINE: 503,
+  PROVIDER_UNAVAILABLE: 503,
+  PROVIDER_THROTTLED: 503,
+  PROVIDER_ERROR: 502,
+  INVALID_CONFIG: 500,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
