@@ -22,7 +22,10 @@ int main(int argc, char **argv) {
   a.sin_port = htons((unsigned short)atoi(argv[1]));
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 64) != 0) return 1;
-  static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+  /* The version header is what JupyterHub's single-user servers send; without it the hub logs a
+   * warning on every start of the comparison run. Our pool ignores it. */
+  static const char reply[] =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nX-JupyterHub-Version: 3.0.0\r\nConnection: close\r\n\r\nok\n";
   char buf[4096];
   for (;;) {
     int c = accept(s, 0, 0);

@@ -102,6 +102,9 @@ export class JupyterHubTarget implements Target {
     return { method: "DELETE", path: `/hub/api/users/${name}/server`, auth: this.auth() };
   }
 
+  /** A start has finished its work when it answers 201 (a 202 would finish later; the stop after waits for it). */
+  async settleClaims(): Promise<void> {}
+
   async start(): Promise<void> {
     this.version = execFileSync(HUB, ["--version"], { encoding: "utf8" }).trim();
     const [hubPort, proxyPort, apiPort, instancePort] = [await freePort(), await freePort(), await freePort(), await freePort()];

@@ -154,12 +154,12 @@ export class PoolTarget implements Target {
       ...(this.databaseUrl ? { POOL_DATABASE_URL: this.databaseUrl } : {}),
     });
     const out = openSync(this.logFile, "a");
-    const cmd = pinned(this.o.cpus, process.execPath, [
-      ...(this.o.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${this.o.cpuProfileDir}`] : []),
-      path.join(ROOT, "dist", "backend", "cli.js"),
-      "serve",
-    ]);
-    this.server = spawn(cmd.file, cmd.args, { cwd: this.dir, env, stdio: ["ignore", out, out] });
+    // Profiled, it runs from the sources (tsx), so the profile's frames name our files.
+    const entry = this.o.cpuProfileDir
+      ? ["--cpu-prof", `--cpu-prof-dir=${this.o.cpuProfileDir}`, "--import", "tsx", path.join(ROOT, "backend", "cli.ts")]
+      : [path.join(ROOT, "dist", "backend", "cli.js")];
+    const cmd = pinned(this.o.cpus, process.execPath, [...entry, "serve"]);
+    this.server = spawn(cmd.file, cmd.args, { cwd: this.o.cpuProfileDir ? ROOT : this.dir, env, stdio: ["ignore", out, out] });
     closeSync(out);
     this.base = `http://127.0.0.1:${port}`;
     const t0 = Date.now();
@@ -215,6 +215,23 @@ export class PoolTarget implements Target {
       if ((await this.freeRunning()) >= this.users) return;
       if (Date.now() > deadline) throw new Error(`the pool did not fill to ${this.users} spares in time (${await this.freeRunning()})`);
       await sleep(100);
+    }
+  }
+
+  /** Hand-overs complete in the loop after the claim has answered; waits until none is pending. */
+  async settleClaims(): Promise<void> {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const row = await this.store!.db
+        .selectFrom("instances")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("state", "=", "running")
+        .where("owner_id", "is not", null)
+        .where((eb) => eb.or([eb("handed_over_to", "is", null), eb("handed_over_to", "!=", eb.ref("owner_id"))]))
+        .executeTakeFirstOrThrow();
+      if (Number(row.n) === 0) return;
+      if (Date.now() > deadline) throw new Error(`${row.n} hand-overs still pending after 5 minutes`);
+      await sleep(50);
     }
   }
 

@@ -14,6 +14,7 @@ export interface TargetResult {
   rounds: Figures[];
   summary: Partial<Record<keyof Figures, Spread>>;
   version?: string;
+  windowsUs?: unknown[];
 }
 
 interface Result {

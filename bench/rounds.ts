@@ -2,7 +2,9 @@
  * One benchmark round, the same for every target (our pool, JupyterHub): warm claims at
  * concurrency 4 and 16, heartbeats with cached and uncached tokens, then every claim released.
  * The server's CPU time is read from /proc around each phase, so "CPU per claim" is what the
- * server side spent (background ticks included), not what the client saw.
+ * server side spent (background ticks included), not what the client saw. A claim phase ends
+ * when the work the claims left for later (hand-overs) is done, so that work counts too and
+ * does not slow the heartbeats after it; throughput and latency are the requests' own.
  */
 import { cpuSeconds, type LoadGenerator, type LoadItem, type LoadResult } from "./machine";
 import { percentile, round } from "./stats";
@@ -24,6 +26,8 @@ export interface Target {
   heartbeatExpect: number[];
   release(i: number, held: string): LoadItem;
   releaseExpect: number[];
+  /** Waits until the work the claims left behind (hand-overs) is done; its CPU counts to the claims. */
+  settleClaims(): Promise<void>;
 }
 
 export interface RoundOptions {
@@ -52,18 +56,36 @@ function serverCpu(t: Target): number {
   return t.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 
-async function measured(t: Target, run: () => Promise<LoadResult>): Promise<{ r: LoadResult; cpu: number }> {
+/** The monotonic clock in µs: the clock of V8's CPU profiles, so a phase can be cut out of one. */
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
+
+async function measured(t: Target, run: () => Promise<LoadResult>, after?: () => Promise<void>): Promise<{ r: LoadResult; cpu: number; windowUs: [number, number] }> {
   const before = serverCpu(t);
+  const from = monoUs();
   const r = await run();
-  return { r, cpu: serverCpu(t) - before };
+  await after?.();
+  return { r, cpu: serverCpu(t) - before, windowUs: [from, monoUs()] };
 }
 
-export async function runRound(t: Target, load: LoadGenerator, o: RoundOptions): Promise<{ figures: RoundFigures; held: string[]; releaseStartedAt: number; releaseEndedAt: number }> {
+export interface RoundOutcome {
+  figures: RoundFigures;
+  held: string[];
+  releaseStartedAt: number;
+  releaseEndedAt: number;
+  /** When each phase ran, on the monotonic clock in µs (for cutting CPU profiles). */
+  windowsUs: Record<"claimsC4" | "claimsC16" | "heartbeatsWarm" | "heartbeatsCold", [number, number]>;
+}
+
+export async function runRound(t: Target, load: LoadGenerator, o: RoundOptions): Promise<RoundOutcome> {
   const half = Math.floor(t.users / 2);
   const held: string[] = new Array(t.users);
   const claims = async (from: number, to: number, concurrency: number) => {
     const ids = Array.from({ length: to - from }, (_, k) => from + k);
-    const m = await measured(t, () => load.runChecked({ kind: "once", base: t.base, concurrency, items: ids.map((i) => t.claim(i)), expect: t.claimExpect }));
+    const m = await measured(
+      t,
+      () => load.runChecked({ kind: "once", base: t.base, concurrency, items: ids.map((i) => t.claim(i)), expect: t.claimExpect }),
+      () => t.settleClaims(),
+    );
     ids.forEach((i, k) => (held[i] = t.held(i, m.r.bodies![k]!)));
     return m;
   };
@@ -100,5 +122,6 @@ export async function runRound(t: Target, load: LoadGenerator, o: RoundOptions):
     cpuMsPerHeartbeatCold: round((cold.cpu * 1000) / cold.r.latencies.length, 3),
     releasesPerSecond: Math.round(rate(rel)),
   };
-  return { figures, held, releaseStartedAt, releaseEndedAt };
+  const windowsUs = { claimsC4: c4.windowUs, claimsC16: c16.windowUs, heartbeatsWarm: warm.windowUs, heartbeatsCold: cold.windowUs };
+  return { figures, held, releaseStartedAt, releaseEndedAt, windowsUs };
 }

@@ -12,7 +12,9 @@
  *   --stores LIST     sqlite,postgres (both; PostgreSQL is skipped loudly when absent)
  *   --vs-jupyterhub   the same load against JupyterHub, on the same stores
  *   --no-pin          do not pin the server and the load generator to separate CPUs
- *   --cpu-prof DIR    write a V8 CPU profile of our server to DIR
+ *   --cpu-prof DIR    write a V8 CPU profile of our server to DIR (the server then runs from the
+ *                     TypeScript sources through tsx, so the profile names our files); cut a phase
+ *                     out of it with bench/profile-summary.ts
  *   --out FILE        where the JSON result goes (bench/results/latest.json)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,7 +24,7 @@ import { jupyterHubProblem, JupyterHubTarget } from "./jupyterhub-target";
 import { detectPinning, LoadGenerator, machineLine, type Pinning } from "./machine";
 import { PoolTarget, buildInstanceServer, type RefillFigures } from "./pool-target";
 import { printReport, type TargetResult } from "./report";
-import { runRound, type RoundFigures } from "./rounds";
+import { runRound, type RoundFigures, type RoundOutcome } from "./rounds";
 import { summarise } from "./stats";
 
 function flag(name: string): boolean {
@@ -53,13 +55,15 @@ async function benchPool(kind: StoreKind, pin: Pinning | null, load: LoadGenerat
     const memory = t.memory();
     log(`[pool/${kind}] full after ${fillSeconds} s; RSS ${memory.rssMb} MB`);
     const rounds: Array<RoundFigures & RefillFigures> = [];
+    const windows: RoundOutcome["windowsUs"][] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const { figures, releaseStartedAt, releaseEndedAt } = await runRound(t, load, { seconds: SECONDS, heartbeatConcurrency: 16 });
+      const { figures, releaseStartedAt, releaseEndedAt, windowsUs } = await runRound(t, load, { seconds: SECONDS, heartbeatConcurrency: 16 });
       const refill = await t.measureRefill(releaseStartedAt, releaseEndedAt);
       rounds.push({ ...figures, ...refill });
+      windows.push(windowsUs);
       log(`[pool/${kind}] round ${r + 1}/${ROUNDS}: ${figures.claimsPerSecondC4}/${figures.claimsPerSecondC16} claims/s, ${figures.cpuMsPerClaim} ms CPU/claim, ${figures.heartbeatsPerSecondWarm}/${figures.heartbeatsPerSecondCold} heartbeats/s warm/cold, refill ${refill.refillSeconds} s`);
     }
-    return { target: "rstudio-pool", store: kind, fillSeconds, memory, logBytes: t.logBytes(), rounds, summary: summarise(rounds) };
+    return { target: "rstudio-pool", store: kind, fillSeconds, memory, logBytes: t.logBytes(), rounds, summary: summarise(rounds), windowsUs: windows };
   } finally {
     await t.stop();
   }
