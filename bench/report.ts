@@ -22,6 +22,7 @@ interface Result {
   machine: string;
   pinned: string;
   options: { rounds: number; users: number; seconds: number; coldTokens: number };
+  elapsedSeconds: number;
   jupyterhub: string | Record<string, string>;
   results: TargetResult[];
 }

@@ -90,6 +90,7 @@ async function benchJupyterHub(kind: StoreKind, pin: Pinning | null, load: LoadG
 
 async function main(): Promise<void> {
   const date = new Date().toISOString();
+  const started = Date.now();
   const pin = flag("no-pin") ? null : detectPinning();
   if (!pin) log("!!! the server and the load generator are NOT pinned to separate CPUs (no taskset, one CPU, or --no-pin)");
   let stores = option("stores", "sqlite,postgres").split(",") as StoreKind[];
@@ -119,13 +120,14 @@ async function main(): Promise<void> {
     machine: machineLine(),
     pinned: pin ? `server side on CPU ${pin.server}, load generator on CPU ${pin.load}` : "not pinned",
     options: { rounds: ROUNDS, users: USERS, seconds: SECONDS, coldTokens: COLD_TOKENS },
+    elapsedSeconds: Math.round((Date.now() - started) / 1000),
     jupyterhub: vsHub ? Object.fromEntries([...hubProblems].map(([k, p]) => [k, p ? `skipped: ${p}` : "measured"])) : "not asked (--vs-jupyterhub)",
     results,
   };
   mkdirSync(path.dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
   printReport(result);
-  log(`\nFull result: ${path.relative(process.cwd(), OUT)}`);
+  log(`\nFull result: ${path.relative(process.cwd(), OUT)} (the run took ${result.elapsedSeconds} s)`);
 }
 
 main().catch((err: unknown) => {
