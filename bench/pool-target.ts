@@ -108,12 +108,7 @@ export class PoolTarget implements Target {
    * all the others (more than the token cache holds) are used, so none is still cached.
    */
   coldHeartbeats(held: string[]): LoadItem[] {
-    const items: LoadItem[] = [];
-    const perUser = this.coldTokens[0]?.length ?? 0;
-    for (let k = 0; k < perUser; k++) {
-      for (let i = 0; i < this.users; i++) items.push({ method: "POST", path: `/v1/instances/${held[i]}/heartbeat`, auth: `Bearer ${this.coldTokens[i]![k]}` });
-    }
-    return items;
+    return coldOrder(this.coldTokens).map(({ user, token }) => ({ method: "POST", path: `/v1/instances/${held[user]}/heartbeat`, auth: `Bearer ${token}` }));
   }
 
   release(i: number, id: string): LoadItem {
@@ -291,6 +286,14 @@ export class PoolTarget implements Target {
     await this.dropDatabase().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Every user's token k before any user's token k+1 (tokens[user][k]). */
+export function coldOrder(tokens: string[][]): Array<{ user: number; token: string }> {
+  const out: Array<{ user: number; token: string }> = [];
+  const perUser = Math.min(...tokens.map((t) => t.length));
+  for (let k = 0; k < perUser; k++) for (let user = 0; user < tokens.length; user++) out.push({ user, token: tokens[user]![k]! });
+  return out;
 }
 
 function killInstances(dir: string): void {
