@@ -21,7 +21,7 @@ interface Result {
   date: string;
   machine: string;
   pinned: string;
-  options: { rounds: number; users: number; seconds: number; coldTokens: number };
+  options: { rounds: number; hubRounds: number; users: number; seconds: number; coldTokens: number };
   elapsedSeconds: number;
   jupyterhub: string | Record<string, string>;
   results: TargetResult[];
@@ -40,7 +40,7 @@ const med = (r: TargetResult | undefined, k: keyof Figures) => r?.summary[k]?.me
 export function printReport(res: Result): void {
   const out = (line = "") => process.stdout.write(`${line}\n`);
   out(`\nService benchmark, ${res.date.slice(0, 16).replace("T", " ")} UTC, ${res.machine}`);
-  out(`${res.options.rounds} rounds of ${res.options.users} warm claims (half at concurrency 4, half at 16), ${res.options.seconds} s of heartbeats each (16 in flight); ${res.pinned}.`);
+  out(`${res.options.rounds} rounds (JupyterHub: ${res.options.hubRounds}) of ${res.options.users} warm claims (half at concurrency 4, half at 16), ${res.options.seconds} s of heartbeats each (16 in flight); ${res.pinned}.`);
   out("Each cell: median (min–max) over the rounds.\n");
   out("| target | store | claims/s c4 | claim p50 / p99 ms c4 | claims/s c16 | claim p99 ms c16 | server CPU ms/claim | heartbeats/s cached | heartbeats/s uncached | heartbeat p99 ms cached / uncached | server CPU ms/heartbeat uncached | RSS MB |");
   out("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");

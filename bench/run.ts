@@ -4,7 +4,8 @@
  * generator, for several rounds, and prints the median and spread of each figure. The full
  * result goes to bench/results/latest.json. Benchmarks measure; they never fail a build.
  *
- *   --rounds N        rounds per target (3)
+ *   --rounds N        rounds of our pool per store (3)
+ *   --hub-rounds N    rounds of JupyterHub per store (2: it is the slowest part of a full run)
  *   --users N         warm spares = users; each round claims all of them, half at concurrency 4
  *                     and half at 16, then releases them all (1000)
  *   --seconds S       length of each heartbeat phase (5)
@@ -37,6 +38,7 @@ function option(name: string, fallback: string): string {
 }
 
 const ROUNDS = Number(option("rounds", "3"));
+const HUB_ROUNDS = Number(option("hub-rounds", "2"));
 const USERS = Number(option("users", "1000"));
 const SECONDS = Number(option("seconds", "5"));
 const COLD_TOKENS = Number(option("cold-tokens", "20000"));
@@ -76,11 +78,11 @@ async function benchJupyterHub(kind: StoreKind, pin: Pinning | null, load: LoadG
     await t.start();
     const memory = t.memory();
     const rounds: RoundFigures[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < HUB_ROUNDS; r++) {
       const { figures } = await runRound(t, load, { seconds: SECONDS, heartbeatConcurrency: 16 });
       await t.waitStopped();
       rounds.push(figures);
-      log(`[jupyterhub/${kind}] round ${r + 1}/${ROUNDS}: ${figures.claimsPerSecondC4}/${figures.claimsPerSecondC16} claims/s, ${figures.cpuMsPerClaim} ms CPU/claim, ${figures.heartbeatsPerSecondWarm} heartbeats/s`);
+      log(`[jupyterhub/${kind}] round ${r + 1}/${HUB_ROUNDS}: ${figures.claimsPerSecondC4}/${figures.claimsPerSecondC16} claims/s, ${figures.cpuMsPerClaim} ms CPU/claim, ${figures.heartbeatsPerSecondWarm} heartbeats/s`);
     }
     return { target: "jupyterhub", store: kind, fillSeconds: NaN, memory, logBytes: 0, rounds, summary: summarise(rounds), version: t.version };
   } finally {
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     date,
     machine: machineLine(),
     pinned: pin ? `server side on CPU ${pin.server}, load generator on CPU ${pin.load}` : "not pinned",
-    options: { rounds: ROUNDS, users: USERS, seconds: SECONDS, coldTokens: COLD_TOKENS },
+    options: { rounds: ROUNDS, hubRounds: HUB_ROUNDS, users: USERS, seconds: SECONDS, coldTokens: COLD_TOKENS },
     elapsedSeconds: Math.round((Date.now() - started) / 1000),
     jupyterhub: vsHub ? Object.fromEntries([...hubProblems].map(([k, p]) => [k, p ? `skipped: ${p}` : "measured"])) : "not asked (--vs-jupyterhub)",
     results,
