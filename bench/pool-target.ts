@@ -305,8 +305,10 @@ function killInstances(dir: string): void {
   }
   for (const f of files) {
     try {
-      const { pid } = JSON.parse(readFileSync(path.join(dir, f), "utf8")) as { pid: number };
-      process.kill(-pid, "SIGKILL");
+      const { pid } = JSON.parse(readFileSync(path.join(dir, f), "utf8")) as { pid: number | null };
+      // Each instance leads its own process group (the provider starts it detached). A state
+      // file may hold only the launch intent (no pid yet): never signal group 0, our own.
+      if (Number.isInteger(pid) && pid! > 1) process.kill(-pid!, "SIGKILL");
     } catch {
       /* gone already */
     }
