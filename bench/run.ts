@@ -18,7 +18,8 @@
  *                     out of it with bench/profile-summary.ts
  *   --out FILE        where the JSON result goes (bench/results/latest.json)
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { postgresBaseUrl, type StoreKind } from "../test/support/stores";
 import { jupyterHubProblem, JupyterHubTarget } from "./jupyterhub-target";
@@ -45,12 +46,22 @@ const COLD_TOKENS = Number(option("cold-tokens", "20000"));
 const OUT = path.resolve(option("out", path.join(__dirname, "results", "latest.json")));
 const CPU_PROF = flag("cpu-prof") ? path.resolve(option("cpu-prof", "bench/results/profiles")) : null;
 
+/** Targets running now: an interrupted run still stops them (our instances outlive the server by design). */
+const active = new Set<{ stop(): Promise<void> }>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`\n${signal}: stopping the servers and their instances...\n`);
+    void Promise.allSettled([...active].map((t) => t.stop())).then(() => process.exit(130));
+  });
+}
+
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
 async function benchPool(kind: StoreKind, pin: Pinning | null, load: LoadGenerator, instanceServer: string): Promise<TargetResult> {
   const t = new PoolTarget({ store: kind, users: USERS, coldTokens: COLD_TOKENS, cpus: pin?.server ?? null, instanceServer, cpuProfileDir: CPU_PROF });
+  active.add(t);
   try {
     log(`[pool/${kind}] starting the server and filling ${USERS} spares...`);
     const { fillSeconds } = await t.start();
@@ -67,12 +78,14 @@ async function benchPool(kind: StoreKind, pin: Pinning | null, load: LoadGenerat
     }
     return { target: "rstudio-pool", store: kind, fillSeconds, memory, logBytes: t.logBytes(), rounds, summary: summarise(rounds), windowsUs: windows };
   } finally {
+    active.delete(t);
     await t.stop();
   }
 }
 
 async function benchJupyterHub(kind: StoreKind, pin: Pinning | null, load: LoadGenerator, instanceServer: string): Promise<TargetResult> {
   const t = new JupyterHubTarget({ store: kind, users: USERS, cpus: pin?.server ?? null, instanceServer });
+  active.add(t);
   try {
     log(`[jupyterhub/${kind}] starting JupyterHub and creating ${USERS} users...`);
     await t.start();
@@ -86,6 +99,7 @@ async function benchJupyterHub(kind: StoreKind, pin: Pinning | null, load: LoadG
     }
     return { target: "jupyterhub", store: kind, fillSeconds: NaN, memory, logBytes: 0, rounds, summary: summarise(rounds), version: t.version };
   } finally {
+    active.delete(t);
     await t.stop();
   }
 }
@@ -104,8 +118,7 @@ async function main(): Promise<void> {
   const hubProblems = new Map(stores.map((k) => [k, vsHub ? jupyterHubProblem(k) : null]));
   for (const [k, problem] of hubProblems) if (problem) log(`!!! JupyterHub on ${k} SKIPPED: ${problem}`);
 
-  const work = path.join(path.dirname(OUT), ".build");
-  mkdirSync(work, { recursive: true });
+  const work = mkdtempSync(path.join(os.tmpdir(), "rsp-bench-bin-"));
   const instanceServer = buildInstanceServer(work);
   const load = LoadGenerator.start(pin?.load ?? null);
   const results: TargetResult[] = [];
@@ -116,6 +129,7 @@ async function main(): Promise<void> {
     }
   } finally {
     load.stop();
+    rmSync(work, { recursive: true, force: true });
   }
   const result = {
     date,
