@@ -13,11 +13,10 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { freePort } from "../backend/net/free-port";
 import { postgresBaseUrl, type StoreKind } from "../test/support/stores";
+import { adminQuery, sleep, tail } from "./helpers";
 import { memoryMb, pinned, type LoadItem } from "./machine";
-import { sleep } from "./pool-target";
 import type { Target } from "./rounds";
 
 const HUB = "/usr/bin/jupyterhub";
@@ -204,23 +203,5 @@ function childPids(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
-  }
-}
-
-async function adminQuery(base: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-20).join("\n");
-  } catch {
-    return "";
   }
 }

@@ -9,13 +9,13 @@ import { randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { freePort } from "../backend/net/free-port";
 import { openStore, type Store } from "../backend/store/db";
 import { migrateToLatest } from "../backend/store/migrate";
 import { countsByState } from "../backend/store/stats";
 import { hashToken } from "../backend/store/users";
 import { postgresBaseUrl, type StoreKind } from "../test/support/stores";
+import { adminQuery, sleep, tail } from "./helpers";
 import { memoryMb, pinned, type LoadItem } from "./machine";
 import type { Target } from "./rounds";
 import { round } from "./stats";
@@ -314,23 +314,3 @@ function killInstances(dir: string): void {
     }
   }
 }
-
-async function adminQuery(base: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: base });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-15).join("\n");
-  } catch {
-    return "";
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
