@@ -45,6 +45,7 @@ const builds = [
 // The EC2 instance bootstrap template is read at run time from beside the bundled backend.
 mkdirSync("dist/backend", { recursive: true });
 copyFileSync("backend/providers/ec2/user-data.sh", "dist/backend/user-data.sh");
+copyFileSync("backend/providers/ec2/spot-watcher.sh", "dist/backend/spot-watcher.sh");
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

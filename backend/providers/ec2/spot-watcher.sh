@@ -5,7 +5,8 @@
 # EC2 publishes both in the instance metadata (IMDSv2 only here: every request carries a session
 # token) and recommends polling every 5 seconds, because the warning is best effort and may come
 # late. On an interruption warning the watcher:
-#   1. suspends the R sessions to the home volume (`rstudio-server suspend-all`), so the user's
+#   1. suspends the R sessions to the home volume (`rstudio-server suspend-all`, through
+#      `rstudio-pool-home suspend`, which knows container from baked mode), so the user's
 #      environment is restored on the next machine;
 #   2. flushes and unmounts the home (`rstudio-pool-home unmount`), so the backend can attach it
 #      to the replacement as soon as EC2 lets go of it;
@@ -21,7 +22,7 @@ set -uo pipefail
 IMDS="${WATCHER_IMDS_ENDPOINT:-http://169.254.169.254}"
 POLL_SECONDS="${WATCHER_POLL_SECONDS:-5}"
 STATE_DIR="${WATCHER_STATE_DIR:-/var/lib/rstudio-pool}"
-SUSPEND_CMD="${WATCHER_SUSPEND_CMD:-rstudio-server suspend-all}"
+SUSPEND_CMD="${WATCHER_SUSPEND_CMD:-/usr/local/sbin/rstudio-pool-home suspend}"
 UNMOUNT_CMD="${WATCHER_UNMOUNT_CMD:-/usr/local/sbin/rstudio-pool-home unmount}"
 MAX_POLLS="${WATCHER_MAX_POLLS:-0}" # 0: forever (tests bound the loop)
 NOTICE_FILE="$STATE_DIR/notice.json"

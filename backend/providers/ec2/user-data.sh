@@ -12,7 +12,10 @@
 #     through SSM: "mount" formats (first use) and mounts the user's home, then starts RStudio and
 #     waits until it answers; "check" says whether the instance is ready;
 #  4. RStudio as the systemd unit rstudio-pool.service (container or baked). An instance
-#     launched for a user does not start RStudio before their home is mounted.
+#     launched for a user does not start RStudio before their home is mounted;
+#  5. the spot watcher (spot-watcher.sh in the repo) as rstudio-pool-spot-watcher.service: on
+#     EC2's two-minute warning it suspends the R sessions to the home and unmounts it, and
+#     writes a notice the backend reads.
 # RSP_ROOT (never set on an instance) lets the tests run this script under a scratch directory.
 set -euo pipefail
 R="${RSP_ROOT:-}"
@@ -27,6 +30,7 @@ R_PACKAGES={{rPackages}}
 FRAME_ORIGIN={{frameOrigin}}
 # "1": launched for a user; RStudio starts only once their home is mounted.
 WAIT_FOR_HOME={{waitForHome}}
+SPOT_WATCHER={{spotWatcher}}
 RSTUDIO_PORT=8787
 HOME_MOUNT=/srv/rstudio-home
 STATUS="$R/run/rstudio-pool/status"
@@ -37,6 +41,7 @@ status "booting"
 install -d -m 0755 "$R/etc/rstudio-pool" "$R$HOME_MOUNT" "$R/usr/local/sbin" "$R/etc/systemd/system"
 chown 1000:1000 "$R$HOME_MOUNT"
 if [ "$WAIT_FOR_HOME" = "1" ]; then touch "$R/etc/rstudio-pool/require-home"; fi
+echo "$MODE" >"$R/etc/rstudio-pool/mode"
 
 # --- 1. RStudio Server settings --------------------------------------------------------------
 # Baked: rserver runs on the host and listens on 127.0.0.1 itself. Container: it listens inside
@@ -113,7 +118,7 @@ fi
 # --- 3. home volume helper -------------------------------------------------------------------
 cat >"$R/usr/local/sbin/rstudio-pool-home" <<'HELPER'
 #!/bin/bash
-# rstudio-pool-home mount VOLUME_ID | unmount | check
+# rstudio-pool-home mount VOLUME_ID | unmount | suspend | check
 set -euo pipefail
 R="${RSP_ROOT:-}"
 HOME_MOUNT=/srv/rstudio-home
@@ -156,7 +161,14 @@ case "${1:-}" in
     status "ready home=$vol"
     echo "rstudio-pool-ready home=$vol"
     ;;
+  suspend)
+    # R sessions saved to the user's home, to be resumed where it is mounted next.
+    if [ "$(cat "$R/etc/rstudio-pool/mode" 2>/dev/null)" = container ]; then docker exec rstudio rstudio-server suspend-all || true
+    else rstudio-server suspend-all || true; fi
+    echo "suspended"
+    ;;
   unmount)
+    "$0" suspend || true
     systemctl stop rstudio-pool.service || true
     sync
     if mountpoint -q "$R$HOME_MOUNT"; then umount "$R$HOME_MOUNT"; fi
@@ -171,7 +183,7 @@ case "${1:-}" in
     if answers 2>/dev/null; then echo "rstudio-pool-ready home=$(cat "$R/etc/rstudio-pool/home-volume" 2>/dev/null || echo none)"; else echo "rstudio-pool-starting"; fi
     ;;
   *)
-    echo "usage: rstudio-pool-home mount VOLUME_ID | unmount | check" >&2
+    echo "usage: rstudio-pool-home mount VOLUME_ID | unmount | suspend | check" >&2
     exit 2
     ;;
 esac
@@ -235,4 +247,20 @@ else
   systemctl enable --now rstudio-pool.service
   status "started"
 fi
+# --- 5. spot watcher ------------------------------------------------------------------------
+printf '%s' "$SPOT_WATCHER" | base64 -d | gunzip >"$R/usr/local/sbin/rstudio-pool-spot-watcher"
+chmod 0755 "$R/usr/local/sbin/rstudio-pool-spot-watcher"
+cat >"$R/etc/systemd/system/rstudio-pool-spot-watcher.service" <<UNIT
+[Unit]
+Description=RStudio Pool spot interruption watcher
+After=network-online.target
+[Service]
+Environment="WATCHER_SUSPEND_CMD=/usr/local/sbin/rstudio-pool-home suspend"
+ExecStart=/usr/local/sbin/rstudio-pool-spot-watcher
+Restart=always
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now rstudio-pool-spot-watcher.service
 echo "rstudio-pool: bootstrap done $(date -Is)"

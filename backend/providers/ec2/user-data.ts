@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import type { Ec2PurposeConfig } from "../../config/schema";
 
 export interface UserDataValues {
@@ -19,15 +20,31 @@ export interface UserDataValues {
 /** EC2 refuses user data over 16 KB (before base64). */
 export const USER_DATA_MAX_BYTES = 16 * 1024;
 
-let cached: string | null = null;
+const cached = new Map<string, string>();
+
+/** A script shipped next to this file (sources) or beside the bundled backend (dist). */
+function shippedScript(name: string): string {
+  const hit = cached.get(name);
+  if (hit !== undefined) return hit;
+  const candidates = [path.join(__dirname, name), path.join(__dirname, "providers", "ec2", name)];
+  const file = candidates.find((f) => existsSync(f));
+  if (!file) throw new Error(`${name} not found next to the backend (looked in ${candidates.join(", ")})`);
+  const text = readFileSync(file, "utf8");
+  cached.set(name, text);
+  return text;
+}
 
 export function userDataTemplate(): string {
-  if (cached !== null) return cached;
-  const candidates = [path.join(__dirname, "user-data.sh"), path.join(__dirname, "providers", "ec2", "user-data.sh")];
-  const file = candidates.find((f) => existsSync(f));
-  if (!file) throw new Error(`user-data.sh not found next to the backend (looked in ${candidates.join(", ")})`);
-  cached = readFileSync(file, "utf8");
-  return cached;
+  return shippedScript("user-data.sh");
+}
+
+/**
+ * The spot watcher (spot-watcher.sh) as the user data carries it: without its comments,
+ * gzipped and base64-encoded, because EC2's 16 KB limit on user data is close.
+ */
+export function spotWatcherPayload(script = shippedScript("spot-watcher.sh")): string {
+  const lines = script.split("\n").filter((l, i) => (i === 0 || !/^\s*#/.test(l)) && l.trim() !== "");
+  return gzipSync(Buffer.from(lines.join("\n") + "\n"), { level: 9 }).toString("base64");
 }
 
 /** A POSIX shell single-quoted word: 'it'\''s' */
@@ -42,6 +59,7 @@ export function renderUserData(values: UserDataValues, template = userDataTempla
     rPackages: values.rPackages.join(" "),
     frameOrigin: values.frameOrigin,
     waitForHome: values.waitForHome ? "1" : "0",
+    spotWatcher: spotWatcherPayload(),
   };
   const text = template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
     const v = words[name];

@@ -14,7 +14,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { renderUserData, type UserDataValues } from "../../../backend/providers/ec2/user-data";
 
-const REAL_TOOLS = ["bash", "sh", "cat", "grep", "mv", "cp", "mkdir", "install", "date", "seq", "rm", "touch", "chmod", "sed", "tr", "dirname", "env"];
+const REAL_TOOLS = ["bash", "sh", "cat", "grep", "mv", "cp", "mkdir", "install", "date", "seq", "rm", "touch", "chmod", "sed", "tr", "dirname", "env", "base64", "gzip", "gunzip"];
 
 interface Sandbox {
   root: string;
@@ -82,6 +82,18 @@ test("a warm container instance starts RStudio at boot and reports ready once it
   assert.match(unit, /apply-rserver-conf \/etc\/rstudio-pool\/rserver\.conf \/etc\/rstudio && exec \/init/);
   assert.match(unit, /^ExecStartPre=\/bin\/sh -c 'test ! -f \/etc\/rstudio-pool\/require-home \|\| mountpoint -q \/srv\/rstudio-home'$/m);
   assert.ok(!existsSync(path.join(sb.root, ".nft")), "container mode leaves the firewall alone (the hop limit keeps the container from IMDS)");
+  // The spot watcher: the repo's script, unpacked (comments aside) and run as a unit.
+  const watcher = readFileSync(path.join(sb.root, "usr/local/sbin/rstudio-pool-spot-watcher"), "utf8");
+  assert.match(watcher, /^#!\/bin\/bash\n/);
+  assert.match(watcher, /spot\/instance-action/);
+  assert.match(watcher, /events\/recommendations\/rebalance/);
+  assert.ok(sb.calls().includes("systemctl enable --now rstudio-pool-spot-watcher.service"));
+  const wunit = readFileSync(path.join(sb.root, "etc/systemd/system/rstudio-pool-spot-watcher.service"), "utf8");
+  assert.match(wunit, /^Environment="WATCHER_SUSPEND_CMD=\/usr\/local\/sbin\/rstudio-pool-home suspend"$/m);
+  // The backend's release unmounts the home; that suspends the R sessions to it first.
+  const before = sb.calls().length;
+  assert.equal(sb.run(helper(sb), ["unmount"]).status, 0);
+  assert.ok(sb.calls().slice(before).includes("docker exec rstudio rstudio-server suspend-all"), sb.calls().slice(before).join("; "));
 });
 
 test("rocker's init replacing rserver.conf (DISABLE_AUTH=true) keeps our frame and same-site settings, each key once", () => {
@@ -110,7 +122,7 @@ test("an instance launched for a user: RStudio waits for the home; a missing hom
   const r = boot(sb, { mode: "baked", waitForHome: true });
   assert.equal(r.status, 0, r.stderr);
   assert.ok(sb.calls().includes("systemctl enable rstudio-pool.service"));
-  assert.ok(!sb.calls().some((c) => /systemctl (enable --now|start|restart) rstudio-pool/.test(c)), "RStudio did not start on the root disk");
+  assert.ok(!sb.calls().some((c) => /systemctl (enable --now|start|restart) rstudio-pool\.service/.test(c)), "RStudio did not start on the root disk");
   assert.equal(sb.status(), "waiting-for-home");
   assert.equal(sb.run(helper(sb), ["check"]).stdout.trim(), "rstudio-pool-waiting-for-home");
 
