@@ -14,6 +14,7 @@ interface Options {
   pool?: string;
   roleArn?: string;
   kmsKeyArn?: string;
+  eventsQueueArn?: string;
   instance?: boolean;
   trust?: boolean;
 }
@@ -38,6 +39,7 @@ export function registerIamPolicyCommand(program: Command): void {
     .option("--pool <name>", "the Pool tag value (default: POOL_NAME)")
     .option("--role-arn <arn>", "the instance role (default: the purposes' instance profile name as a role)")
     .option("--kms-key-arn <arn>", "customer-managed KMS key of the volumes")
+    .option("--events-queue-arn <arn>", "the events queue (POOL_EVENTS_QUEUE_URL) the backend reads")
     .option("--instance", "print the instance role's policy instead")
     .option("--trust", "print the instance role's trust policy instead")
     .action((opts: Options) => {
@@ -55,6 +57,7 @@ export function registerIamPolicyCommand(program: Command): void {
               instanceRoleArn: opts.roleArn ?? `arn:${opts.partition}:iam::${opts.account}:role/${profile}`,
               ...(c.types.length ? { instanceTypes: c.types } : {}),
               ...(opts.kmsKeyArn ? { kmsKeyArn: opts.kmsKeyArn } : {}),
+              ...(opts.eventsQueueArn ? { eventsQueueArn: opts.eventsQueueArn } : {}),
             });
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     });

@@ -37,6 +37,8 @@ export interface BackendPolicyVars {
   instanceTypes?: string[];
   /** A customer-managed KMS key for the volumes: adds the grants EBS needs on that key only. */
   kmsKeyArn?: string;
+  /** The events queue (POOL_EVENTS_QUEUE_URL's ARN): read and delete its messages, nothing else. */
+  eventsQueueArn?: string;
 }
 
 export interface InstancePolicyVars {
@@ -100,6 +102,9 @@ export const API_CALLS: ApiCall[] = [
   { action: "ssm:StartSession", command: "StartSessionCommand", why: "port forwarding for the owner", resources: "instance/*, document/AWS-StartPortForwardingSession", conditionKeys: ["ssm:resourceTag/Pool", "ssm:SessionDocumentAccessCheck"] },
   { action: "ssm:TerminateSession", command: "TerminateSessionCommand", why: "ending the owner's sessions on release and reap", resources: "session/*", conditionKeys: [] },
   { action: "iam:PassRole", command: null, why: "RunInstances with the instance profile", resources: "the instance role only", conditionKeys: ["iam:PassedToService"] },
+  { action: "sqs:ReceiveMessage", command: "ReceiveMessageCommand", why: "spot warnings, rebalance recommendations, state changes from EventBridge", resources: "the events queue only", conditionKeys: [] },
+  { action: "sqs:DeleteMessage", command: "DeleteMessageBatchCommand", why: "an event handled (or unreadable) leaves the queue", resources: "the events queue only", conditionKeys: [] },
+  { action: "sqs:ChangeMessageVisibility", command: "ChangeMessageVisibilityBatchCommand", why: "an event whose handling failed comes back soon", resources: "the events queue only", conditionKeys: [] },
 ];
 
 function profileArnOf(v: BackendPolicyVars): string | null {
@@ -234,6 +239,14 @@ export function backendPolicyDocument(v: BackendPolicyVars): IamPolicyDocument {
       Action: ["kms:CreateGrant", "kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:DescribeKey", "kms:ReEncrypt*"],
       Resource: v.kmsKeyArn,
       Condition: { Bool: { "kms:GrantIsForAWSResource": "true" } },
+    });
+  }
+  if (v.eventsQueueArn) {
+    statements.push({
+      Sid: "EventsQueue",
+      Effect: "Allow",
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
+      Resource: v.eventsQueueArn,
     });
   }
   return { Version: "2012-10-17", Statement: statements };
