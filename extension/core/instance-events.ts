@@ -24,6 +24,8 @@ export class InstanceWatcher {
   private readonly releasedByUser = new Set<string>();
   /** Interrupted instances whose replacement is awaited, by the interrupted one's id. */
   private readonly awaiting = new Map<string, { from: InstanceView; toId: string }>();
+  /** Interrupted instances already announced (they stay listed, ended, for a day). */
+  private readonly announced = new Set<string>();
 
   constructor(private readonly warnMs = IDLE_WARNING_MS) {}
 
@@ -43,7 +45,12 @@ export class InstanceWatcher {
     for (const i of instances) {
       const before = this.known.get(i.instanceId);
       this.known.set(i.instanceId, i.state);
-      if (i.replacementId && i.state === "interrupting" && before !== "interrupting" && !this.awaiting.has(i.instanceId)) {
+      // The backend keeps an instance `interrupting` only until its home is off (a tick or a few
+      // seconds), so a poll often sees it already released or ended: an instance the user held
+      // that now names a replacement is the same news, seen late.
+      const heldBefore = before !== undefined && !isEnded({ state: before });
+      if (i.replacementId && (i.state === "interrupting" || heldBefore) && !this.announced.has(i.instanceId) && !this.awaiting.has(i.instanceId)) {
+        this.announced.add(i.instanceId);
         this.awaiting.set(i.instanceId, { from: i, toId: i.replacementId });
         events.push({ kind: "interrupting", instance: i });
         continue;
@@ -80,6 +87,7 @@ export class InstanceWatcher {
         this.known.delete(id);
         this.warnedDeadline.delete(id);
         this.releasedByUser.delete(id);
+        this.announced.delete(id);
       }
     }
     return events;

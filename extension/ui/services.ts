@@ -30,6 +30,8 @@ import { InstanceTreeProvider, type Node } from "./tree-provider";
 /** Tree visible: poll often. Hidden but the window focused and an instance held: slowly, for the idle warnings. */
 const VISIBLE_POLL_MS = 10_000;
 const BACKGROUND_POLL_MS = 60_000;
+/** While a replacement host boots: often, so RStudio reopens soon after it is ready. */
+const REPLACING_POLL_MS = 2_000;
 const COST_POLL_MS = 60_000;
 /** Longer than any list request takes. */
 const STALE_LIST_MS = 60_000;
@@ -68,7 +70,7 @@ export class Services implements vscode.Disposable {
     this.store = new InstanceStore(this.client, this.log);
     this.tree = new InstanceTreeProvider(this.store);
     this.treeView = vscode.window.createTreeView(TREE_VIEW_ID, { treeDataProvider: this.tree, showCollapseAll: false });
-    this.poller = new Poller(() => this.store.refresh(), () => (this.treeVisible ? VISIBLE_POLL_MS : BACKGROUND_POLL_MS), systemClock);
+    this.poller = new Poller(() => this.store.refresh(), () => (this.replacing.size > 0 ? REPLACING_POLL_MS : this.treeVisible ? VISIBLE_POLL_MS : BACKGROUND_POLL_MS), systemClock);
     this.costPoller = new Poller(() => this.refreshCosts(), () => COST_POLL_MS, systemClock);
     this.monitor = new ActivityMonitor(systemClock);
     this.tunnels = new TunnelManager({
@@ -168,7 +170,7 @@ export class Services implements vscode.Disposable {
 
   private updatePolling(): void {
     const holding = this.store.instances.some((i) => isServing(i.state) || i.state === "interrupting");
-    this.poller.setVisible(this.treeVisible || (this.focused && holding));
+    this.poller.setVisible(this.treeVisible || this.replacing.size > 0 || (this.focused && holding));
     this.costPoller.setVisible(this.focused);
   }
 

@@ -54,6 +54,27 @@ test("a spot warning is announced once, then the replacement once it runs, and t
   assert.deepEqual(w.update([gone, ready], NOW), []);
 });
 
+test("a poll that misses the short interrupting state still announces the interruption, then the replacement", () => {
+  const w = new InstanceWatcher();
+  assert.deepEqual(w.update([anInstance({ instanceId: "i-old" })], NOW), []);
+  // The next poll already sees the old one released (its home handed off) and the new one booting.
+  const released = anInstance({ instanceId: "i-old", state: "releasing", stateReason: "spot-interruption", replacementId: "i-new" });
+  const booting = anInstance({ instanceId: "i-new", state: "booting", runningAt: null });
+  assert.deepEqual(w.update([released, booting], NOW).map((e) => e.kind), ["interrupting"]);
+  const gone = anInstance({ instanceId: "i-old", state: "terminated", stateReason: "spot-interruption", replacementId: "i-new" });
+  assert.deepEqual(w.update([gone, booting], NOW), [], "once");
+  const ready = anInstance({ instanceId: "i-new", state: "running" });
+  assert.deepEqual(w.update([gone, ready], NOW).map((e) => e.kind), ["replaced"]);
+  assert.deepEqual(w.update([gone, ready], NOW), []);
+  // Even when the replacement is running by the first poll: told of both at once.
+  const w2 = new InstanceWatcher();
+  w2.update([anInstance({ instanceId: "i-old" })], NOW);
+  assert.deepEqual(w2.update([gone, ready], NOW).map((e) => e.kind), ["interrupting", "replaced"]);
+  // An instance already ended when first seen (VS Code started later) is history, not news.
+  const w3 = new InstanceWatcher();
+  assert.deepEqual(w3.update([gone, ready], NOW), []);
+});
+
 test("a replacement that fails is announced, once", () => {
   const w = new InstanceWatcher();
   const warned = anInstance({ instanceId: "i-old", state: "interrupting", replacementId: "i-new" });
