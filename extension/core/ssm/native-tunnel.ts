@@ -88,7 +88,13 @@ export class NativeSsmTunnel {
     await this.openSession(conn);
     this.keepAliveTimer = setInterval(() => this.live?.channel.ready && this.live.smux.keepAlive(), SMUX_KEEPALIVE_MS);
     this.keepAliveTimer.unref?.();
-    await waitForHttp(this.o.port, { clock: this.o.clock, timeoutMs: this.o.readyTimeoutMs ?? 60_000, signal, isDead: () => this.disposed || !this.live });
+    try {
+      await waitForHttp(this.o.port, { clock: this.o.clock, timeoutMs: this.o.readyTimeoutMs ?? 60_000, signal, isDead: () => this.disposed || !this.live || this.counts.refused > 0 });
+    } catch (err) {
+      // Say what actually failed: the agent could not reach the port, or the session ended.
+      if (this.lastError && !(err instanceof Error && err.name === "AbortError")) throw new ExtensionError("TUNNEL_FAILED", this.lastError, { cause: err });
+      throw err;
+    }
     this.lastError = null;
     this.setState("up");
   }

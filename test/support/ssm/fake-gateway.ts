@@ -154,18 +154,21 @@ export class FakeSsmGateway {
     return true;
   }
 
+  /** pause_publication now, start_publication `ms` later. */
+  pausePublication(sessionId: string, ms: number): void {
+    const s = this.sessions.get(sessionId);
+    if (!s) throw new Error(`no session ${sessionId}`);
+    s.socket?.send(s.agent.control(MessageType.PausePublication));
+    s.agent.setPausedMark(true);
+    setTimeout(() => {
+      s.agent.setPausedMark(false);
+      s.socket?.send(s.agent.control(MessageType.StartPublication));
+    }, ms).unref();
+  }
+
   private timedFaults(s: GatewaySession): void {
     const f = s.faults;
-    if (f.pauseAfterMs !== undefined) {
-      setTimeout(() => {
-        s.socket?.send(s.agent.control(MessageType.PausePublication));
-        s.agent.setPausedMark(true);
-        setTimeout(() => {
-          s.agent.setPausedMark(false);
-          s.socket?.send(s.agent.control(MessageType.StartPublication));
-        }, f.pauseForMs ?? 1000).unref();
-      }, f.pauseAfterMs).unref();
-    }
+    if (f.pauseAfterMs !== undefined) setTimeout(() => this.pausePublication(s.sessionId, f.pauseForMs ?? 1000), f.pauseAfterMs).unref();
     if (f.channelClosedAfterMs !== undefined) {
       setTimeout(() => {
         const payload = Buffer.from(JSON.stringify({ MessageId: "x", CreatedDate: new Date().toISOString(), DestinationId: s.target, SessionId: s.sessionId, MessageType: "channel_closed", SchemaVersion: 1, Output: "Session terminated by the fake gateway." }));
