@@ -136,7 +136,14 @@ export class DataChannel {
         this.ws = null;
         this.stopPing();
         if (!opened) return;
-        if (!this.closed) this.onDisconnect.fire({ code, reason: reason.toString() });
+        if (this.closed) return;
+        if (this.handshake) {
+          // Closed before the handshake finished: the token was refused or the session is gone.
+          const why = `the SSM service closed the data channel before the handshake (WebSocket ${code}${reason.length ? `: ${reason.toString().slice(0, 200)}` : ""})`;
+          this.end(new ExtensionError("TUNNEL_FAILED", why));
+          return;
+        }
+        this.onDisconnect.fire({ code, reason: reason.toString() });
       });
     });
   }

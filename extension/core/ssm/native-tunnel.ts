@@ -136,7 +136,8 @@ export class NativeSsmTunnel {
       if (this.live !== live) return;
       this.lastError = err.message;
       this.o.log.warn(`SSM ${conn.sessionId}: ${err.message}`);
-      if (err.code === "SSM_KMS_REQUIRED" || err.code === "SSM_AGENT_TOO_OLD") return; // start() reports it; retrying cannot help
+      // Before the handshake finished, open() rejects and its caller reports or retries.
+      if (!channel.ready || err.code === "SSM_KMS_REQUIRED" || err.code === "SSM_AGENT_TOO_OLD") return;
       void this.recover(true);
     });
     this.o.log.info(`opening SSM session ${conn.sessionId} to ${conn.target} (built-in client) on 127.0.0.1:${this.o.port}`);

@@ -16,6 +16,8 @@ export const HIGH_WATER = 4096;
 /** A message resent this many times means the other side is gone. */
 export const MAX_RESENDS = 3000;
 export const RESEND_CHECK_MS = 100;
+const MAX_RESENDS_PER_TICK = 256;
+const MAX_BACKOFF_MS = 8000;
 
 interface Outgoing {
   seq: number;
@@ -46,6 +48,8 @@ export class ReliableLink {
   private readonly early = new Map<number, ClientMessage>();
   private paused = false;
   private congested = false;
+  private lastAckAt = 0;
+  private newestAcked = -1;
   readonly rto = new RetransmitTimeout();
   /** Counters for tests and the log. */
   readonly stats = { sent: 0, resent: 0, received: 0, duplicates: 0, early: 0, acksSent: 0 };
@@ -93,7 +97,9 @@ export class ReliableLink {
 
   onAck(content: AcknowledgeContent): void {
     const out = this.unacked.get(content.AcknowledgedMessageSequenceNumber);
+    this.lastAckAt = this.d.now();
     if (!out) return;
+    if (out.seq > this.newestAcked) this.newestAcked = out.seq;
     if (out.resends === 0) this.rto.sample(this.d.now() - out.firstSent);
     this.unacked.delete(out.seq);
     if (this.congested && this.unacked.size < HIGH_WATER / 2) {
@@ -148,13 +154,25 @@ export class ReliableLink {
     }
   }
 
-  /** Resends what waited longer than the timeout; call every RESEND_CHECK_MS. */
+  /**
+   * Resends what waited longer than the timeout, oldest first; call every RESEND_CHECK_MS. A
+   * message resent before waits twice as long each time, and one tick resends at most
+   * MAX_RESENDS_PER_TICK, and a message still queued behind others being acknowledged waits:
+   * when the other side is only slow (a loaded machine, a slow network),
+   * resending everything at once would bury it under copies and make it slower still.
+   */
   tick(): void {
     if (this.paused || this.unacked.size === 0) return;
     const now = this.d.now();
     const rto = this.rto.ms;
+    let budget = MAX_RESENDS_PER_TICK;
     for (const out of this.unacked.values()) {
-      if (now - out.lastSent < rto) continue;
+      if (budget <= 0) return;
+      if (now - out.lastSent < Math.min(rto * 2 ** Math.min(out.resends, 5), MAX_BACKOFF_MS)) continue;
+      // Acks arrive in order while the other side works through a burst: a message is lost
+      // when a later one was acknowledged, or when no ack at all came for a timeout.
+      if (out.seq > this.newestAcked && now - this.lastAckAt < rto) continue;
+      budget--;
       if (!this.d.transmit(out.bytes)) return;
       out.lastSent = now;
       out.resends++;

@@ -12,6 +12,9 @@ import { ExtensionError } from "../../../extension/core/errors";
 import { FakeSsmGateway } from "../../support/ssm/fake-gateway";
 import { BIG, get, openTunnel, sha, startInstance } from "./harness";
 import { freePort } from "../../../backend/net/free-port";
+import { systemClock } from "../../../extension/core/emitter";
+import { NativeSsmTunnel } from "../../../extension/core/ssm/native-tunnel";
+import { RecordingLog } from "../../unit/extension/fakes";
 
 let gateway: FakeSsmGateway;
 let instance: Awaited<ReturnType<typeof startInstance>>;
@@ -171,9 +174,6 @@ test("KMS encryption asked for: the client refuses, naming the preference", asyn
 
 test("a wrong token is refused by the gateway and the tunnel says it could not open", async () => {
   const s = gateway.createSession({ target: "i-0123456789abcdef0", targetPort: instance.port });
-  const { NativeSsmTunnel } = await import("../../../extension/core/ssm/native-tunnel");
-  const { systemClock } = await import("../../../extension/core/emitter");
-  const { RecordingLog } = await import("../../unit/extension/fakes");
   const tunnel = new NativeSsmTunnel({
     instanceId: "r-1", port: await freePort(), clock: systemClock, log: new RecordingLog(), readyTimeoutMs: 3000,
     fetchConnection: async () => { throw new Error("unused"); },
@@ -183,6 +183,7 @@ test("a wrong token is refused by the gateway and the tunnel says it could not o
   try {
     await assert.rejects(
       tunnel.start({ kind: "ssm", ...s, tokenValue: "wrong", target: "i-0123456789abcdef0", region: "eu-central-1", documentName: "AWS-StartPortForwardingSession", parameters: {}, endpoint: "" }),
+      /closed the data channel before the handshake \(WebSocket 4001/,
     );
     assert.equal(gateway.sessions.get(s.sessionId)!.rejectedOpenings, 1);
   } finally {

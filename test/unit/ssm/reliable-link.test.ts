@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeMessage, encodeMessage, MessageType, newMessageId, type ClientMessage } from "../../../extension/core/ssm/message";
 import { ReliableLink } from "../../../extension/core/ssm/reliable-link";
-import { INITIAL_RTO_MS, MAX_RTO_MS, RetransmitTimeout } from "../../../extension/core/ssm/retransmit-timeout";
+import { INITIAL_RTO_MS, MAX_RTO_MS, MIN_RTO_MS, RetransmitTimeout } from "../../../extension/core/ssm/retransmit-timeout";
 
 function data(seq: number, text: string): ClientMessage {
   return { messageType: MessageType.Output, schemaVersion: 1, createdDate: 1, sequenceNumber: seq, flags: 0, messageId: newMessageId(), payloadType: 1, payload: Buffer.from(text) };
@@ -81,13 +81,15 @@ test("after a reconnect the numbering goes on and the unacknowledged are sent ag
   assert.equal(h.link.send(1, Buffer.from("c")), 2);
 });
 
-test("the timeout starts at 200 ms, follows the round trip and stays within 1 s", () => {
+test("the timeout starts at 200 ms, follows the round trip and stays within 200 ms – 1 s", () => {
   const rto = new RetransmitTimeout();
   assert.equal(rto.ms, INITIAL_RTO_MS);
-  rto.sample(40);
-  assert.equal(rto.ms, 40 + 4 * 20); // srtt 40, rttvar 20
+  rto.sample(100);
+  assert.equal(rto.ms, 100 + 4 * 50); // srtt 100, rttvar 50
+  rto.sample(160); // rttvar 0.75*50 + 0.25*60 = 52.5; srtt 0.875*100 + 0.125*160 = 107.5
+  assert.equal(rto.ms, 107.5 + 4 * 52.5);
   for (let i = 0; i < 200; i++) rto.sample(4);
-  assert.ok(rto.ms >= 14 && rto.ms < 20, `a steady 4 ms round trip gives about srtt + 10 (${rto.ms})`);
+  assert.equal(rto.ms, MIN_RTO_MS, "a steady 4 ms round trip gives the floor, not 14 ms");
   for (let i = 0; i < 50; i++) rto.sample(5000);
   assert.equal(rto.ms, MAX_RTO_MS);
 });
