@@ -16,6 +16,7 @@ import { LifecycleLoop } from "./lifecycle/loop";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
+import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
 
 export interface PoolOptions {
   config: PoolConfig;
@@ -97,6 +98,14 @@ export class Pool {
 
   connect(userId: string, id: string, localPort?: number) {
     return connectOwned(this.ctx, userId, id, localPort);
+  }
+
+  resumeSession(userId: string, id: string, sessionId: string) {
+    return resumeOwnedSession(this.ctx, userId, id, sessionId);
+  }
+
+  endSession(userId: string, id: string, sessionId: string) {
+    return endOwnedSession(this.ctx, userId, id, sessionId);
   }
 
   start(): void {

@@ -5,6 +5,7 @@
  * with the same arguments (a restart replays whatever was in flight).
  */
 import type { ConnectionResponse } from "../api/contract";
+import type { ResumeSessionResponse } from "../api/session-contract";
 import type { PurposeConfig } from "../config/schema";
 
 /** What the pool knows of an instance when it asks the provider to act on it. */
@@ -99,6 +100,14 @@ export interface Provider {
    * warm instance in one of them, so the home can be attached. Optional: no preference.
    */
   preferredZones?(userId: string, purpose: PurposeConfig): Promise<string[]>;
+
+  /**
+   * A new token for an SSM session the service closed (ResumeSession), and ending one
+   * (TerminateSession). Optional: only providers that hand out `kind: "ssm"` connections have
+   * them. The caller has already checked that the user owns the instance.
+   */
+  resumeSession?(ref: InstanceRef, sessionId: string): Promise<ResumeSessionResponse>;
+  terminateSession?(ref: InstanceRef, sessionId: string): Promise<boolean>;
 
   /** The price per hour of an instance of this purpose (for the purposes list). */
   priceOf(purpose: PurposeConfig): Promise<number | null>;

@@ -30,6 +30,8 @@ import { SsmOps } from "./ssm";
 import { pickSubnet, SubnetDirectory } from "./subnets";
 import { TAG } from "./tags";
 import { userDataBase64 } from "./user-data";
+import { SsmSessions } from "./ssm-sessions";
+import type { ResumeSessionResponse } from "../../api/session-contract";
 
 export type Ec2Purpose = PurposeConfig & { ec2: Ec2PurposeConfig };
 
@@ -61,6 +63,7 @@ export class Ec2Provider implements Provider {
   readonly subnets: SubnetDirectory;
   readonly homes: HomeVolumes;
   readonly ssmOps: SsmOps;
+  private readonly ssmSessions: SsmSessions;
   readonly spotPrices: SpotPrices;
   private readonly log: Logger;
   private readonly pollMs: number;
@@ -78,6 +81,7 @@ export class Ec2Provider implements Provider {
     this.subnets = new SubnetDirectory(this.clients.ec2);
     this.homes = new HomeVolumes(this.clients.ec2, options.poolName);
     this.ssmOps = new SsmOps(this.clients.ssm, this.pollMs);
+    this.ssmSessions = new SsmSessions(this.clients.ssm);
     this.spotPrices = new SpotPrices(this.clients.ec2);
   }
 
@@ -284,6 +288,14 @@ export class Ec2Provider implements Provider {
       parameters,
       endpoint: this.clients.ssmEndpoint,
     };
+  }
+
+  resumeSession(ref: InstanceRef, sessionId: string): Promise<ResumeSessionResponse> {
+    return this.ssmSessions.resume(sessionId, requireProviderId(ref));
+  }
+
+  terminateSession(ref: InstanceRef, sessionId: string): Promise<boolean> {
+    return this.ssmSessions.terminate(sessionId, requireProviderId(ref));
   }
 
   async isBusy(ref: InstanceRef, purposeConfig: PurposeConfig): Promise<boolean> {
