@@ -56,13 +56,13 @@ export class FakeSsmGateway {
     return `ws://127.0.0.1:${this.port}/v1/data-channel/${sessionId}?role=publish_subscribe`;
   }
 
-  createSession(opts: { target: string; targetPort: number; sessionId?: string; faults?: GatewayFaults }): StartedSession {
+  createSession(opts: { target: string; targetPort: number; sessionId?: string; faults?: GatewayFaults; token?: string }): StartedSession {
     const sessionId = opts.sessionId ?? `rstudio-pool-${randomBytes(8).toString("hex")}`;
     const faults = opts.faults ?? this.defaultFaults;
     const s: GatewaySession = {
       sessionId,
       target: opts.target,
-      token: newToken(),
+      token: opts.token ?? newToken(),
       agent: new FakeAgentSession(opts.targetPort, faults, this.shape),
       faults,
       connections: 0,
