@@ -82,7 +82,22 @@ export interface SsmBenchResult {
   bytes: number;
   ms: number;
   mbPerSecond: number;
+  /** MB per second of this process's CPU time (client and fake agent together): what a busy machine does not distort. */
+  mbPerCpuSecond: number;
   note?: string;
+}
+
+let cpu0 = process.cpuUsage();
+let wall0 = Date.now();
+function startClock(): void {
+  cpu0 = process.cpuUsage();
+  wall0 = Date.now();
+}
+function result(name: string, bytes: number, note?: string): SsmBenchResult {
+  const ms = Date.now() - wall0;
+  const c = process.cpuUsage(cpu0);
+  const cpuS = (c.user + c.system) / 1e6;
+  return { case: name, bytes, ms, mbPerSecond: mbps(bytes, ms), mbPerCpuSecond: Math.round((bytes / MB / cpuS) * 10) / 10, note };
 }
 
 export async function benchSsmTunnel(): Promise<SsmBenchResult[]> {
@@ -90,19 +105,19 @@ export async function benchSsmTunnel(): Promise<SsmBenchResult[]> {
   const gateway = await FakeSsmGateway.start();
   const out: SsmBenchResult[] = [];
   try {
-    let t0 = Date.now();
+    startClock();
     let n = await fetchBytes(inst.port, "/50mb");
-    out.push({ case: "direct TCP, one 50 MB download (reference)", bytes: n, ms: Date.now() - t0, mbPerSecond: mbps(n, Date.now() - t0) });
+    out.push(result("direct TCP, one 50 MB download (reference)", n));
 
     const { tunnel, port } = await tunnelTo(gateway, inst.port);
     await fetchBytes(port, "/256kb"); // warm up
-    t0 = Date.now();
+    startClock();
     n = await fetchBytes(port, "/50mb");
-    out.push({ case: "built-in client, one 50 MB download", bytes: n, ms: Date.now() - t0, mbPerSecond: mbps(n, Date.now() - t0), note: "agent output messages of 1,024 bytes, unpaced" });
+    out.push(result("built-in client, one 50 MB download", n, "agent output messages of 1,024 bytes, unpaced"));
 
     const agents = Array.from({ length: 8 }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
     const latencies: number[] = [];
-    t0 = Date.now();
+    startClock();
     const totals = await Promise.all(
       agents.map(async (agent) => {
         let sum = 0;
@@ -114,22 +129,21 @@ export async function benchSsmTunnel(): Promise<SsmBenchResult[]> {
         return sum;
       }),
     );
-    const ms8 = Date.now() - t0;
     const bytes8 = totals.reduce((a, b) => a + b, 0);
-    out.push({ case: "built-in client, 8 parallel keep-alive connections, 200 × 256 KB", bytes: bytes8, ms: ms8, mbPerSecond: mbps(bytes8, ms8), note: `one session, 8 smux streams; per response p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms` });
+    out.push(result("built-in client, 8 parallel keep-alive connections, 200 × 256 KB", bytes8, `one session, 8 smux streams; per response p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms`));
     for (const a of agents) a.destroy();
 
     const up = blob(10 * MB);
-    t0 = Date.now();
+    startClock();
     await fetchBytes(port, "/upload", undefined, up);
-    out.push({ case: "built-in client, one 10 MB upload", bytes: up.length, ms: Date.now() - t0, mbPerSecond: mbps(up.length, Date.now() - t0), note: "input messages of 1,024 bytes, no pause between them" });
+    out.push(result("built-in client, one 10 MB upload", up.length, "input messages of 1,024 bytes, no pause between them"));
     await tunnel.dispose();
 
     gateway.shape = { chunkSize: 1024, paceMs: 1 };
     const paced = await tunnelTo(gateway, inst.port);
-    t0 = Date.now();
+    startClock();
     n = await fetchBytes(paced.port, "/5mb");
-    out.push({ case: "built-in client, 5 MB with the agent paced like amazon-ssm-agent (1 KB / 1 ms)", bytes: n, ms: Date.now() - t0, mbPerSecond: mbps(n, Date.now() - t0), note: "the ceiling a real agent sets on downloads" });
+    out.push(result("built-in client, 5 MB with the agent paced like amazon-ssm-agent (1 KB / 1 ms)", n, "the ceiling a real agent sets on downloads"));
     await paced.tunnel.dispose();
   } finally {
     await gateway.close();
@@ -143,8 +157,8 @@ if (require.main === module) {
     const machine = `${os.cpus().length} cores, Node ${process.version}, load average ${os.loadavg()[0]!.toFixed(1)}`;
     console.log(JSON.stringify({ date: new Date().toISOString(), machine, ssmTunnel: results }, null, 2));
     console.log(`\nSSM tunnel (${new Date().toISOString().slice(0, 10)}, ${machine}):\n`);
-    console.log("| case | MB | seconds | MB/s | note |");
-    console.log("| --- | ---: | ---: | ---: | --- |");
-    for (const r of results) console.log(`| ${r.case} | ${Math.round(r.bytes / MB)} | ${(r.ms / 1000).toFixed(2)} | ${r.mbPerSecond} | ${r.note ?? ""} |`);
+    console.log("| case | MB | seconds | MB/s | MB per CPU-second | note |");
+    console.log("| --- | ---: | ---: | ---: | ---: | --- |");
+    for (const r of results) console.log(`| ${r.case} | ${Math.round(r.bytes / MB)} | ${(r.ms / 1000).toFixed(2)} | ${r.mbPerSecond} | ${r.mbPerCpuSecond} | ${r.note ?? ""} |`);
   });
 }
