@@ -144,6 +144,12 @@ test("a forced close mid-download is resumed through the backend; the download c
   }
 });
 
+test("the session routes are in the OpenAPI document", async () => {
+  const o = await request(server).get("/v1/openapi.json").set("authorization", "Bearer token-dave");
+  assert.ok(o.body.paths["/v1/instances/{id}/sessions/{sessionId}/resume"]?.post);
+  assert.ok(o.body.paths["/v1/instances/{id}/sessions/{sessionId}"]?.delete);
+});
+
 test("resuming a session that has ended says so (404 SSM_SESSION_NOT_FOUND) so the client opens a new one", async () => {
   const id = (await pool.listMine("dave"))[0]!.id;
   const conn = await request(server).post(`/v1/instances/${id}/connection`).set("authorization", "Bearer token-dave").send({});
