@@ -62,7 +62,6 @@ export class SmuxParser {
       const ver = buf.readUInt8(at);
       if (ver !== SMUX_VERSION) throw new SmuxError(`smux version ${ver} is not supported (expected ${SMUX_VERSION})`);
       const cmd = buf.readUInt8(at + 1);
-      if (cmd > SmuxCmd.NOP) throw new SmuxError(`unknown smux command ${cmd}`);
       const length = buf.readUInt16LE(at + 2);
       if (buf.length - at < SMUX_HEADER + length) {
         this.need = SMUX_HEADER + length;
@@ -71,7 +70,9 @@ export class SmuxParser {
       const streamId = buf.readUInt32LE(at + 4);
       // Copy out the data so a frame never pins the whole chunk it came in.
       const data = Buffer.from(buf.subarray(at + SMUX_HEADER, at + SMUX_HEADER + length));
-      frames.push({ cmd, streamId, data });
+      // Commands other than SYN/FIN/PSH/NOP (some smux releases had ACK, FUL, EMP; v2 has UPD)
+      // carry nothing a v1 client needs: skip them by their length.
+      if (cmd <= SmuxCmd.NOP) frames.push({ cmd, streamId, data });
       at += SMUX_HEADER + length;
     }
     const rest = buf.subarray(at);
