@@ -6,3 +6,4 @@
 export * from "./wire";
 export * from "./states";
 export * from "./errors";
+export * from "./sessions";

@@ -6,6 +6,7 @@ const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), { description: "Error", content: { "application/json": { schema: error } } }]));
 const json = (schema: unknown, description = "OK") => ({ description, content: { "application/json": { schema } } });
 const idParam = { name: "id", in: "path", required: true, schema: { type: "string", pattern: "^rsp-[0-9a-f]{16}$" } };
+const sessionParam = { name: "sessionId", in: "path", required: true, schema: { type: "string", pattern: "^[\\w.@-]{1,96}$" } };
 
 export function openApiDocument(version: string) {
   return {
@@ -45,6 +46,20 @@ export function openApiDocument(version: string) {
           parameters: [idParam],
           requestBody: { content: { "application/json": { schema: { type: "object", properties: { localPort: { type: "integer", minimum: 1024, maximum: 65535 } }, additionalProperties: false } } } },
           responses: { "200": json({ oneOf: [{ $ref: "#/components/schemas/DirectConnection" }, { $ref: "#/components/schemas/SsmConnection" }] }), ...errors(400, 401, 404, 409, 503) },
+        },
+      },
+      "/v1/instances/{id}/sessions/{sessionId}/resume": {
+        post: {
+          summary: "A new token for your SSM session whose WebSocket the service closed (ssm:ResumeSession); the session must be active and aimed at this instance",
+          parameters: [idParam, sessionParam],
+          responses: { "200": json({ type: "object", properties: { sessionId: { type: "string" }, streamUrl: { type: "string" }, tokenValue: { type: "string" } } }), ...errors(400, 401, 404, 409, 502, 503) },
+        },
+      },
+      "/v1/instances/{id}/sessions/{sessionId}": {
+        delete: {
+          summary: "End your SSM session (ssm:TerminateSession); one already ended answers ended: false",
+          parameters: [idParam, sessionParam],
+          responses: { "200": json({ type: "object", properties: { sessionId: { type: "string" }, ended: { type: "boolean" } } }), ...errors(400, 401, 404, 502, 503) },
         },
       },
       "/v1/costs": { get: { summary: "Your spending and budget", responses: { "200": json({ $ref: "#/components/schemas/Costs" }), ...errors(401) } } },

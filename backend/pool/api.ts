@@ -12,7 +12,7 @@ import type { PoolConfig, PurposeConfig } from "../config/schema";
 import type { CostReport, ReportRequest } from "../cost/report";
 import type { Instance } from "../store/instances";
 import type { TokenOwner } from "../store/users";
-import type { ConnectionResponse } from "../../contract";
+import type { ConnectionResponse, EndSessionResponse, ResumeSessionResponse } from "../../contract";
 import type { ClaimOutcome } from "./claims";
 import type { PoolMetrics } from "./metrics";
 
@@ -26,6 +26,10 @@ export interface UserOperations {
   connect(userId: string, id: string, localPort?: number): Promise<ConnectionResponse>;
   /** Every configured purpose with its price per hour now (null when unknown). */
   purposePrices(): Promise<Array<{ purpose: PurposeConfig; hourlyPrice: number | null }>>;
+  /** A new token for the owner's SSM session that the service closed (the native client's resume). */
+  resumeSession(userId: string, id: string, sessionId: string): Promise<ResumeSessionResponse>;
+  /** Ends the owner's SSM session. */
+  endSession(userId: string, id: string, sessionId: string): Promise<EndSessionResponse>;
 }
 
 /** What trusted callers (the old protocol's app and proxy keys) do with any instance. */

@@ -25,6 +25,7 @@ import { findByLegacyId } from "./legacy-ids";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
+import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
 
 export interface PoolOptions {
   config: PoolConfig;
@@ -148,6 +149,14 @@ export class Pool implements PoolApi {
       metrics.poolSize.set({ purpose: row.purpose, state: row.state, assigned: row.assigned ? "yes" : "no" }, row.count);
     }
     return { contentType: metrics.registry.contentType, text: await metrics.registry.metrics() };
+  }
+
+  resumeSession(userId: string, id: string, sessionId: string) {
+    return resumeOwnedSession(this.ctx, userId, id, sessionId);
+  }
+
+  endSession(userId: string, id: string, sessionId: string) {
+    return endOwnedSession(this.ctx, userId, id, sessionId);
   }
 
   start(): void {

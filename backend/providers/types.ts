@@ -4,7 +4,7 @@
  * methods from its level-based lifecycle loop, and every method must be safe to call again
  * with the same arguments (a restart replays whatever was in flight).
  */
-import type { ConnectionResponse } from "../../contract";
+import type { ConnectionResponse, ResumeSessionResponse } from "../../contract";
 import type { PurposeConfig } from "../config/schema";
 
 /** What the pool knows of an instance when it asks the provider to act on it. */
@@ -134,6 +134,13 @@ export interface Provider {
    * a loop of its own, beside the lifecycle tick.
    */
   observe?(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void>;
+  /**
+   * A new token for an SSM session the service closed (ResumeSession), and ending one
+   * (TerminateSession). Optional: only providers that hand out `kind: "ssm"` connections have
+   * them. The caller has already checked that the user owns the instance.
+   */
+  resumeSession?(ref: InstanceRef, sessionId: string): Promise<ResumeSessionResponse>;
+  terminateSession?(ref: InstanceRef, sessionId: string): Promise<boolean>;
 
   /** The price per hour of an instance of this purpose (for the purposes list). */
   priceOf(purpose: PurposeConfig): Promise<number | null>;

@@ -14,6 +14,8 @@ import type {
   InstanceView,
   MeResponse,
   PurposesResponse,
+  EndSessionResponse,
+  ResumeSessionResponse,
 } from "../../contract";
 import type { Log } from "./emitter";
 import { ExtensionError } from "./errors";
@@ -61,6 +63,14 @@ export class BackendClient {
   }
   connection(id: string, localPort?: number, signal?: AbortSignal): Promise<ConnectionResponse> {
     return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/connection`, localPort ? { localPort } : {}, signal);
+  }
+  /** A new token for an SSM session whose WebSocket the service closed (ResumeSession). */
+  resumeSession(id: string, sessionId: string, signal?: AbortSignal): Promise<ResumeSessionResponse> {
+    return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/sessions/${encodeURIComponent(sessionId)}/resume`, {}, signal);
+  }
+  /** Ends an SSM session (TerminateSession); one already gone is not an error. */
+  endSession(id: string, sessionId: string, signal?: AbortSignal): Promise<EndSessionResponse> {
+    return this.request("DELETE", `/v1/instances/${encodeURIComponent(id)}/sessions/${encodeURIComponent(sessionId)}`, undefined, signal);
   }
   costs(signal?: AbortSignal): Promise<CostsResponse> {
     return this.request("GET", "/v1/costs", undefined, signal);

@@ -8,6 +8,7 @@ import type { ClaimResponse, InstanceView } from "../../contract";
 import type { BackendClient } from "./backend-client";
 import { sleep, type Clock, type Log } from "./emitter";
 import { CancelledError, ExtensionError, isCancel, throwIfCancelled } from "./errors";
+import { TunnelOpenError } from "./tunnel-failure";
 import { isEnded } from "./instance-tree-model";
 
 export type ClaimStage = "waiting" | "booting" | "tunnel" | "ready";
@@ -50,7 +51,11 @@ export class ClaimFlow {
       this.d.log.info(`claimed ${instance.instanceId} (${instance.purpose}, ${claimed.source}, ${instance.state})`);
       instance = await this.untilRunning(instance, onStage, signal);
       onStage("tunnel", instance);
-      const tunnel = await this.d.openTunnel(instance, signal);
+      const running = instance;
+      const tunnel = await this.d.openTunnel(instance, signal).catch((err: unknown) => {
+        // The claim worked; only the connection failed. Say so (the instance is billing).
+        throw isCancel(err) ? err : new TunnelOpenError(running, err);
+      });
       throwIfCancelled(signal);
       onStage("ready", instance);
       return { kind: "ready", instance, source: claimed.source, localPort: tunnel.localPort };

@@ -18,6 +18,10 @@ export type ExtensionErrorCode =
   | "PLUGIN_MISSING"
   | "PLUGIN_TOO_OLD"
   | "TUNNEL_FAILED"
+  | "SSM_KMS_REQUIRED"
+  | "SSM_AGENT_TOO_OLD"
+  | "SSM_SESSION_ENDED"
+  | "SSM_SESSION_NOT_FOUND"
   | "TIMEOUT"
   | (string & {});
 
@@ -79,6 +83,10 @@ const NEXT_STEP: Record<string, { text: string; actions: NextAction[] }> = {
   PLUGIN_MISSING: { text: `Install session-manager-plugin (${PLUGIN_INSTALL_URL}) or set rstudioPool.sessionManagerPluginPath.`, actions: ["installPlugin", "openSettings"] },
   PLUGIN_TOO_OLD: { text: `Update session-manager-plugin (${PLUGIN_INSTALL_URL}) or point rstudioPool.sessionManagerPluginPath at a newer one.`, actions: ["installPlugin", "openSettings"] },
   TUNNEL_FAILED: { text: "Retry; if it keeps failing, look at the output.", actions: ["retry", "showOutput"] },
+  SSM_KMS_REQUIRED: { text: 'Set rstudioPool.tunnel to "plugin" to connect through session-manager-plugin, which does KMS encryption.', actions: ["openSettings"] },
+  SSM_AGENT_TOO_OLD: { text: 'Set rstudioPool.tunnel to "plugin", or ask your admin to update the SSM agent in the instance image.', actions: ["openSettings", "showOutput"] },
+  SSM_SESSION_ENDED: { text: "Retry to open a new session.", actions: ["retry", "showOutput"] },
+  SSM_SESSION_NOT_FOUND: { text: "Retry to open a new session.", actions: ["retry", "showOutput"] },
   TIMEOUT: { text: "Retry; if it keeps failing, look at the output.", actions: ["retry", "showOutput"] },
 };
 
@@ -95,10 +103,20 @@ function cause(err: unknown): string {
  * added only when the cause does not already say what to do.
  */
 export function describeFailure(verb: string, target: string, err: unknown): Failure {
+  const p = failureParts(verb, target, err);
+  return { code: p.code, message: p.next ? `${p.failed} ${p.next}` : p.failed, actions: p.actions, setting: p.setting };
+}
+
+/** The pieces of describeFailure's message: "Failed to …: cause." and the next step ("" when the cause says it). */
+export function failureParts(verb: string, target: string, err: unknown): { failed: string; next: string; code: ExtensionErrorCode; actions: NextAction[]; setting?: string } {
   const code: ExtensionErrorCode = err instanceof ExtensionError ? err.code : "INTERNAL";
   const step = NEXT_STEP[code] ?? { text: "See the output for details.", actions: ["showOutput"] as NextAction[] };
-  const why = cause(err);
   const saysNext = err instanceof ExtensionError && err.status !== undefined && /;|\. /.test(err.message);
-  const message = `Failed to ${verb} ${target}: ${why}.${saysNext && code !== "UNAUTHORIZED" ? "" : ` ${step.text}`}`;
-  return { code, message, actions: step.actions, setting: err instanceof ExtensionError ? err.setting : undefined };
+  return {
+    code,
+    failed: `Failed to ${verb} ${target}: ${cause(err)}.`,
+    next: saysNext && code !== "UNAUTHORIZED" ? "" : step.text,
+    actions: step.actions,
+    setting: err instanceof ExtensionError ? err.setting : undefined,
+  };
 }

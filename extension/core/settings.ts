@@ -5,7 +5,12 @@ export interface Settings {
   openIn: "editor" | "browser";
   heartbeatSeconds: number;
   sessionManagerPluginPath: string;
+  /** How SSM connections are made: the built-in client, AWS's plugin, or built-in then the plugin. */
+  tunnel: TunnelMode;
 }
+
+export type TunnelMode = "native" | "plugin" | "auto";
+export const TUNNEL_MODES: readonly TunnelMode[] = ["native", "plugin", "auto"];
 
 export type ConfigReader = { get<T>(key: string): T | undefined };
 
@@ -17,5 +22,6 @@ export function readSettings(config: ConfigReader): Settings {
     openIn: config.get<string>("openIn") === "browser" ? "browser" : "editor",
     heartbeatSeconds: Number.isFinite(heartbeat) ? Math.min(3600, Math.max(10, heartbeat)) : 60,
     sessionManagerPluginPath: (config.get<string>("sessionManagerPluginPath") ?? "").trim() || "session-manager-plugin",
+    tunnel: (TUNNEL_MODES as readonly string[]).includes(config.get<string>("tunnel") ?? "") ? (config.get<string>("tunnel") as TunnelMode) : "native",
   };
 }

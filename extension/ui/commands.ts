@@ -5,6 +5,7 @@ import { COMMANDS, type CommandId } from "../command-ids";
 import { STAGE_TITLES } from "../core/claim-flow";
 import { costDetailsMarkdown } from "../core/cost-indicator";
 import { describeFailure, ExtensionError } from "../core/errors";
+import { describeTunnelFailure, TunnelOpenError } from "../core/tunnel-failure";
 import { formatMoney } from "../core/format";
 import { instanceRow } from "../core/instance-tree-model";
 import { showFailure } from "./notify";
@@ -89,6 +90,12 @@ async function claim(s: Services, purposeArg?: string): Promise<void> {
     else await s.panels.createOrShow(outcome.instance);
   } catch (err) {
     void s.poller.refresh();
+    if (err instanceof TunnelOpenError) {
+      // Retrying must not claim again: it reopens this instance's tunnel.
+      const f = describeTunnelFailure(err);
+      s.log.error(f.message);
+      return showFailure(f, () => s.panels.createOrShow(err.instance));
+    }
     const f = describeFailure("claim", "RStudio", err);
     s.log.error(f.message);
     return showFailure(f, () => claim(s, purposeArg));

@@ -75,6 +75,7 @@ export class Services implements vscode.Disposable {
     this.monitor = new ActivityMonitor(systemClock);
     this.tunnels = new TunnelManager({
       client: this.client,
+      tunnelMode: () => this.settings().tunnel,
       pluginPath: () => this.settings().sessionManagerPluginPath,
       checkPlugin: (p) => checkPlugin(p),
       spawn: spawnPlugin,

@@ -1,9 +1,14 @@
 /**
  * The SSM path end to end: the backend (a test provider: placeholder instances behind made-up
- * EC2 targets) answers `kind: "ssm"` connections, and the extension starts the configured
- * session-manager-plugin (our stand-in, which honours the real command line and forwards TCP)
- * and shows RStudio's page through it. Checks the exact command line, that the session token
- * stays out of argv and logs, and that releasing stops the plugin.
+ * EC2 targets) answers `kind: "ssm"` connections whose sessions live on the fake SSM gateway in
+ * the backend's process.
+ * 5n (default, rstudioPool.tunnel "native"): the extension's built-in client speaks the data
+ * channel and smux to the gateway, which dials the placeholder; RStudio's page shows in the
+ * webview; the gateway then closes the WebSocket while the page is open and the client resumes
+ * the session through the backend: the same page (no reload) goes on loading over the tunnel.
+ * 5 (rstudioPool.tunnel "plugin"): the extension starts the configured session-manager-plugin
+ * (our stand-in, which honours the real command line and forwards TCP). Checks the exact command
+ * line, that the session token stays out of argv and logs, and that releasing stops the plugin.
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -42,7 +47,98 @@ function filesContaining(dir: string, needle: string): string[] {
   return hits;
 }
 
-e2eTest("e2e: RStudio through an SSM port forward (stand-in session-manager-plugin)", { timeout: 300_000 }, async (t) => {
+interface ProviderEvent {
+  event: "start" | "resume" | "terminate";
+  instanceId: string;
+  sessionId: string;
+  ok?: boolean;
+  connections?: number;
+}
+
+function events(file: string): ProviderEvent[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as ProviderEvent);
+}
+
+e2eTest("e2e: RStudio through the built-in SSM client, with a forced resume while the page is open", { timeout: 300_000 }, async (t) => {
+  const name = "ssm-native";
+  const record = path.join(RESULTS_DIR, name, "plugin-calls.jsonl");
+  const eventsFile = path.join(RESULTS_DIR, name, "provider-events.jsonl");
+  await Session.run(
+    {
+      name,
+      backend: {
+        command: { file: process.execPath, args: ["--import", "tsx", path.join(REPO_ROOT, "test", "e2e", "support", "ssm-backend.ts")] },
+        // Long enough for the page to be up first; then the service "closes" the WebSocket.
+        env: { E2E_SSM_CLOSE_AFTER_MS: "25000", E2E_SSM_EVENTS: eventsFile },
+      },
+      // The plugin is configured but must not be used: native is the default.
+      settings: { "rstudioPool.sessionManagerPluginPath": PLUGIN },
+      vscodeEnv: { E2E_FAKE_PLUGIN_RECORD: record },
+    },
+    async (s) => {
+      let instanceId = "";
+      let frame: Awaited<ReturnType<typeof claimFromPalette>>["frame"] | null = null;
+      await s.step(t, "5n-a. Claim RStudio opens it through the built-in client (no plugin)", async () => {
+        const claimed = await claimFromPalette(s);
+        instanceId = claimed.instance.instanceId;
+        frame = claimed.frame;
+        assert.equal((await frame.locator("#instance-id").innerText()).trim(), instanceId);
+        await s.wb.shot("rstudio-over-native-ssm");
+        assert.deepEqual(records(record), [], "session-manager-plugin was never started");
+        const starts = events(eventsFile).filter((e) => e.event === "start" && e.instanceId === instanceId);
+        assert.ok(starts.length >= 1, "the backend started an SSM session");
+      });
+
+      await s.step(t, "5n-b. the service closes the WebSocket; the client resumes and the open page goes on", async () => {
+        assert.ok(frame);
+        const page = frame;
+        // A mark in the page's window: a reload would lose it.
+        await page.evaluate(`window.__e2eMark = "still-here"`);
+        await waitFor("a resume through the backend", () => events(eventsFile).some((e) => e.event === "resume" && e.instanceId === instanceId && e.ok), { timeoutMs: 90_000 });
+        const resume = events(eventsFile).find((e) => e.event === "resume" && e.ok)!;
+        assert.equal(events(eventsFile).filter((e) => e.event === "start").length, 1, "no new session: the old one was resumed");
+        // Requests from the open page still reach the instance through the resumed session.
+        const text = await waitForValue(() => page.evaluate<string>(`fetch(location.href, { cache: "no-store" }).then((r) => r.text())`), (v) => v.includes("instance-id"), 30_000);
+        assert.ok(text.includes(instanceId), "the page's own request went through the tunnel");
+        assert.equal(await page.evaluate<string>(`window.__e2eMark`), "still-here", "the page was not reloaded");
+        assert.equal((await page.locator("#instance-id").innerText()).trim(), instanceId);
+        assert.ok(resume.sessionId.startsWith(`e2e-user-${instanceId}-`));
+        await s.wb.shot("after-resume");
+      });
+
+      await s.step(t, "5n-c. no log holds the session token; the extension logged the resume", async () => {
+        const token = fakeSessionToken(instanceId);
+        const logs = path.join(s.vscode.userDataDir, "logs");
+        assert.deepEqual([...filesContaining(logs, token), ...filesContaining(s.dir, token).filter((f) => !f.endsWith(".png"))], []);
+        assert.ok(filesContaining(logs, "resumed;").length > 0, "the extension's log says it resumed");
+      });
+
+      await s.step(t, "5n-d. releasing closes the tunnel", async () => {
+        await releaseFromTree(s);
+        await s.wb.shot("released");
+      });
+    },
+  );
+});
+
+async function waitForValue<T>(get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: T | undefined;
+  let lastErr: unknown = null;
+  for (;;) {
+    try {
+      last = await get();
+      if (ok(last)) return last;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out; last value ${String(last)}; last error ${String(lastErr)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+e2eTest("e2e: RStudio through an SSM port forward (rstudioPool.tunnel = plugin, stand-in session-manager-plugin)", { timeout: 300_000 }, async (t) => {
   const name = "ssm";
   // Inside the session's results folder (emptied when the session starts, before the plugin runs).
   const record = path.join(RESULTS_DIR, name, "plugin-calls.jsonl");
@@ -50,7 +146,7 @@ e2eTest("e2e: RStudio through an SSM port forward (stand-in session-manager-plug
     {
       name,
       backend: { command: { file: process.execPath, args: ["--import", "tsx", path.join(REPO_ROOT, "test", "e2e", "support", "ssm-backend.ts")] } },
-      settings: { "rstudioPool.sessionManagerPluginPath": PLUGIN },
+      settings: { "rstudioPool.sessionManagerPluginPath": PLUGIN, "rstudioPool.tunnel": "plugin" },
       vscodeEnv: { E2E_FAKE_PLUGIN_RECORD: record },
     },
     async (s) => {

@@ -14,11 +14,19 @@ import type {
   PurposesResponse,
 } from "../../../contract";
 import { parseBody, parseInstanceId } from "../validate";
+import { SESSION_ID_PATTERN, type EndSessionResponse, type ResumeSessionResponse } from "../../../contract";
+import { PoolError } from "../../errors";
 import { instanceView, purposeView } from "../views";
 import type { CostService } from "../../pool/costs";
 
 const claimSchema = z.object({ purpose: z.string().min(1).max(64).optional() }).strict();
 const connectionSchema = z.object({ localPort: z.number().int().min(1024).max(65535).optional() }).strict();
+
+function sessionId(req: AuthedRequest): string {
+  const raw = String(req.params.sessionId ?? "");
+  if (!SESSION_ID_PATTERN.test(raw)) throw new PoolError("INVALID_REQUEST", "The session id is not a valid SSM session id.");
+  return raw;
+}
 
 function instanceId(req: AuthedRequest): string {
   return parseInstanceId(String(req.params.id ?? ""));
@@ -69,6 +77,14 @@ export function v1Router(pool: PoolApi, costs: CostService, tokens = new TokenCa
     const id = instanceId(req);
     const body = parseBody(connectionSchema, req.body);
     res.json(await pool.connect(user(req), id, body.localPort));
+  });
+
+  r.post("/instances/:id/sessions/:sessionId/resume", async (req: AuthedRequest, res: Response<ResumeSessionResponse>) => {
+    res.json(await pool.resumeSession(user(req), instanceId(req), sessionId(req)));
+  });
+
+  r.delete("/instances/:id/sessions/:sessionId", async (req: AuthedRequest, res: Response<EndSessionResponse>) => {
+    res.json(await pool.endSession(user(req), instanceId(req), sessionId(req)));
   });
 
   r.get("/costs", async (req: AuthedRequest, res: Response<CostsResponse>) => {

@@ -33,6 +33,8 @@ import { parseProbe, probeCommands, ReadinessProbe } from "./readiness";
 import { SsmOps } from "./ssm";
 import { DEFAULT_SUBNETS_WARNING, SubnetDirectory } from "./subnets";
 import { TAG, tagMap } from "./tags";
+import { SsmSessions } from "./ssm-sessions";
+import type { ResumeSessionResponse } from "../../../contract";
 
 export type Ec2Purpose = PurposeConfig & { ec2: Ec2PurposeConfig };
 
@@ -73,6 +75,7 @@ export class Ec2Provider implements Provider {
   readonly subnets: SubnetDirectory;
   readonly homes: HomeVolumes;
   readonly ssmOps: SsmOps;
+  private readonly ssmSessions: SsmSessions;
   readonly spotPrices: SpotPrices;
   private readonly log: Logger;
   private readonly pollMs: number;
@@ -98,6 +101,7 @@ export class Ec2Provider implements Provider {
     this.now = options.now ?? Date.now;
     this.ssmOps = new SsmOps(this.clients.ssm, this.pollMs, undefined, this.clients.ssmOnce ?? this.clients.ssm, this.log);
     this.spotPrices = new SpotPrices(this.clients.ec2, undefined, this.now);
+    this.ssmSessions = new SsmSessions(this.clients.ssm);
     this.readiness = new ReadinessProbe(this.ssmOps, this.now);
     this.launcher = new Ec2Launcher({
       ec2: this.clients.ec2,
@@ -340,6 +344,14 @@ export class Ec2Provider implements Provider {
       parameters,
       endpoint: this.clients.ssmEndpoint,
     };
+  }
+
+  resumeSession(ref: InstanceRef, sessionId: string): Promise<ResumeSessionResponse> {
+    return this.ssmSessions.resume(sessionId, requireProviderId(ref));
+  }
+
+  terminateSession(ref: InstanceRef, sessionId: string): Promise<boolean> {
+    return this.ssmSessions.terminate(sessionId, requireProviderId(ref));
   }
 
   /**

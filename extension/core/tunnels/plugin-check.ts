@@ -1,13 +1,13 @@
 /**
  * Finds out whether session-manager-plugin is installed and new enough (it must read the session
- * response from an environment variable). Missing or too old gives a clear error with the
- * install link and the setting that points at the plugin.
+ * response from an environment variable). Missing or too old gives an error that states the
+ * cause only; the next step (the install link, the setting) is added once by describeFailure.
  */
 import { execFile } from "node:child_process";
-import { ExtensionError, PLUGIN_INSTALL_URL } from "../errors";
+import { ExtensionError } from "../errors";
 
 /** Oldest plugin version we accept: the env-var handover of the session response must be there. */
-export const MIN_PLUGIN_VERSION = "1.2.398.0";
+export const MIN_PLUGIN_VERSION = "1.2.536.0";
 const SETTING = "rstudioPool.sessionManagerPluginPath";
 
 export type RunVersion = (path: string) => Promise<string>;
@@ -35,14 +35,14 @@ export async function checkPlugin(path: string, run: RunVersion = runVersion): P
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? `"${path}" was not found` : code === "EACCES" ? `"${path}" is not executable` : `"${path} --version" failed (${(err as Error).message})`;
-    throw new ExtensionError("PLUGIN_MISSING", `session-manager-plugin is needed to reach instances on AWS, and ${why}. Install it from ${PLUGIN_INSTALL_URL} or set ${SETTING}`, { setting: SETTING, cause: err });
+    throw new ExtensionError("PLUGIN_MISSING", `rstudioPool.tunnel asks for session-manager-plugin, and ${why}`, { setting: SETTING, cause: err });
   }
   const version = /\d+\.\d+\.\d+(?:\.\d+)?/.exec(out)?.[0];
   if (!version) {
     throw new ExtensionError("PLUGIN_MISSING", `"${path} --version" did not print a version; is ${SETTING} the session-manager-plugin?`, { setting: SETTING });
   }
   if (compareVersions(version, MIN_PLUGIN_VERSION) < 0) {
-    throw new ExtensionError("PLUGIN_TOO_OLD", `session-manager-plugin ${version} is too old (${MIN_PLUGIN_VERSION} or newer is needed). Update it from ${PLUGIN_INSTALL_URL} or set ${SETTING}`, { setting: SETTING });
+    throw new ExtensionError("PLUGIN_TOO_OLD", `session-manager-plugin ${version} is too old (${MIN_PLUGIN_VERSION} or newer is needed)`, { setting: SETTING });
   }
   return version;
 }

@@ -1,7 +1,9 @@
 /**
  * One tunnel per instance, shared by every panel that shows it. A tunnel is a local forwarder on
  * 127.0.0.1 (the port panels and the browser use; it never changes) in front of the upstream:
- * the instance itself for `direct` connections, or a supervised session-manager-plugin for `ssm`.
+ * the instance itself for `direct` connections, and for `ssm` the built-in SSM client or a
+ * supervised session-manager-plugin (rstudioPool.tunnel: native, plugin, or auto = native, then
+ * the plugin when the session asks for what the built-in client cannot do).
  * Tunnels close when their instance is released or ends, and all of them on dispose.
  */
 import type { BackendClient } from "../backend-client";
@@ -11,11 +13,28 @@ import { describeFailure, ExtensionError, isCancel } from "../errors";
 import { TcpForwarder } from "./forwarder";
 import { freePort, waitForHttp } from "./net";
 import { SsmTunnel, type SpawnFn } from "./ssm-tunnel";
+import { NativeSsmTunnel } from "../ssm/native-tunnel";
+import type { TunnelMode } from "../settings";
+
+/** What both SSM upstreams (the built-in client, the plugin's supervisor) offer the tunnel. */
+export interface SsmUpstream {
+  readonly state: "connecting" | "up" | "reconnecting" | "closed";
+  readonly lastError: string | null;
+  onDidChangeState(listener: (s: "connecting" | "up" | "reconnecting" | "closed") => void): { dispose(): void };
+  start(conn: SsmConnection, signal?: AbortSignal): Promise<void>;
+  retryNow(): void;
+  dispose(): Promise<void>;
+}
+
+/** Failures of the built-in client that session-manager-plugin can get past (auto mode). */
+const PLUGIN_CAN_DO = new Set(["SSM_KMS_REQUIRED", "SSM_AGENT_TOO_OLD"]);
 
 export type TunnelState = "connecting" | "up" | "reconnecting" | "down" | "closed";
 
 export interface TunnelManagerDeps {
-  client: Pick<BackendClient, "connection">;
+  client: Pick<BackendClient, "connection"> & Partial<Pick<BackendClient, "resumeSession" | "endSession">>;
+  /** rstudioPool.tunnel, read when a tunnel opens; default native. */
+  tunnelMode?: () => TunnelMode;
   pluginPath: () => string;
   checkPlugin: (path: string) => Promise<string>;
   spawn: SpawnFn;
@@ -29,12 +48,14 @@ export interface TunnelManagerDeps {
 export class InstanceTunnel {
   private forwarder: TcpForwarder;
   private upstream = { host: "127.0.0.1", port: 0 };
-  private ssm: SsmTunnel | null = null;
+  private ssm: SsmUpstream | null = null;
   private current: TunnelState = "connecting";
   private readonly changed = new Emitter<TunnelState>();
   readonly onDidChangeState = this.changed.event;
   localPort = 0;
   kind: "direct" | "ssm" | null = null;
+  /** Which SSM client carries the tunnel, once open. */
+  via: "native" | "plugin" | null = null;
   /** When the tunnel was made (a list fetched before that may not show its instance yet). */
   readonly createdAt: number;
   /** The user-facing reason the tunnel is down, when it is. */
@@ -51,8 +72,8 @@ export class InstanceTunnel {
   get state(): TunnelState {
     return this.current;
   }
-  /** The SSM supervisor, when this is an SSM tunnel (tests look at it). */
-  get ssmTunnel(): SsmTunnel | null {
+  /** The SSM upstream, when this is an SSM tunnel (tests look at it). */
+  get ssmTunnel(): SsmUpstream | null {
     return this.ssm;
   }
 
@@ -94,10 +115,54 @@ export class InstanceTunnel {
   }
 
   private async openSsm(conn: SsmConnection, pluginPort: number, signal?: AbortSignal): Promise<void> {
+    const mode = this.d.tunnelMode?.() ?? "native";
+    // Either client listens on pluginPort; the forwarder in front keeps the panels' port.
+    this.upstream = { host: "127.0.0.1", port: pluginPort };
+    if (mode === "plugin") return this.startUpstream(await this.pluginUpstream(pluginPort), "plugin", conn, signal);
+    try {
+      await this.startUpstream(this.nativeUpstream(pluginPort), "native", conn, signal);
+    } catch (err) {
+      if (mode !== "auto" || !(err instanceof ExtensionError) || !PLUGIN_CAN_DO.has(err.code)) throw err;
+      this.d.log.warn(`${err.message}; rstudioPool.tunnel is "auto", so trying session-manager-plugin`);
+      await this.ssm?.dispose();
+      this.ssm = null;
+      const plugin = await this.pluginUpstream(pluginPort);
+      const fresh = await this.d.client.connection(this.instanceId, pluginPort, signal);
+      if (fresh.kind !== "ssm") throw new ExtensionError("TUNNEL_FAILED", "the backend switched the connection kind");
+      await this.startUpstream(plugin, "plugin", fresh, signal);
+    }
+  }
+
+  private fetchSsm(pluginPort: number): () => Promise<SsmConnection> {
+    return async () => {
+      const fresh = await this.d.client.connection(this.instanceId, pluginPort);
+      if (fresh.kind !== "ssm") throw new ExtensionError("TUNNEL_FAILED", "the backend switched the connection kind");
+      return fresh;
+    };
+  }
+
+  private nativeUpstream(port: number): SsmUpstream {
+    const client = this.d.client;
+    return new NativeSsmTunnel({
+      instanceId: this.instanceId,
+      port,
+      clock: this.d.clock,
+      log: this.d.log,
+      backoffMs: this.d.backoffMs,
+      readyTimeoutMs: this.d.readyTimeoutMs,
+      fetchConnection: this.fetchSsm(port),
+      resume: async (sessionId) => {
+        if (!client.resumeSession) throw new ExtensionError("SSM_SESSION_NOT_FOUND", "this backend cannot resume sessions");
+        return client.resumeSession(this.instanceId, sessionId);
+      },
+      terminate: async (sessionId) => void (await client.endSession?.(this.instanceId, sessionId)),
+    });
+  }
+
+  private async pluginUpstream(pluginPort: number): Promise<SsmUpstream> {
     const pluginPath = this.d.pluginPath();
     await this.d.checkPlugin(pluginPath);
-    this.upstream = { host: "127.0.0.1", port: pluginPort };
-    const ssm = new SsmTunnel({
+    return new SsmTunnel({
       instanceId: this.instanceId,
       port: pluginPort,
       pluginPath,
@@ -106,13 +171,13 @@ export class InstanceTunnel {
       log: this.d.log,
       backoffMs: this.d.backoffMs,
       readyTimeoutMs: this.d.readyTimeoutMs,
-      fetchConnection: async () => {
-        const fresh = await this.d.client.connection(this.instanceId, pluginPort);
-        if (fresh.kind !== "ssm") throw new ExtensionError("TUNNEL_FAILED", "the backend switched the connection kind");
-        return fresh;
-      },
+      fetchConnection: this.fetchSsm(pluginPort),
     });
+  }
+
+  private async startUpstream(ssm: SsmUpstream, via: "native" | "plugin", conn: SsmConnection, signal?: AbortSignal): Promise<void> {
     this.ssm = ssm;
+    this.via = via;
     ssm.onDidChangeState((s) => {
       if (this.ssm !== ssm) return;
       if (s === "up") this.setState("up");

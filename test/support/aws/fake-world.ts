@@ -80,7 +80,18 @@ export interface FakeSession {
   documentName: string;
   parameters: Record<string, string[]>;
   reason: string | null;
-  state: "Active" | "Terminated";
+  /** "Connected" until TerminateSession (then "Terminated"). */
+  status?: string;
+}
+
+/**
+ * Where StartSession's data channel lives when a test runs the fake gateway
+ * (test/support/ssm/fake-gateway.ts): the session is created there and its ws:// URL returned.
+ */
+export interface FakeDataChannelHost {
+  createSession(opts: { target: string; targetPort: number; sessionId?: string }): { sessionId: string; streamUrl: string; tokenValue: string };
+  resume(sessionId: string): { sessionId: string; streamUrl: string; tokenValue: string } | null;
+  terminate(sessionId: string): boolean;
 }
 
 export type CommandHandler = (instanceId: string, commands: string[], world: FakeWorld) => { status: string; stdout?: string; stderr?: string };
@@ -133,6 +144,10 @@ export class FakeWorld {
   /** What the spot watcher wrote to each instance's notice file (spot-watcher.sh). */
   readonly notices = new Map<string, string>();
   commandHandler: CommandHandler = defaultCommandHandler;
+  /** The fake gateway, when a test runs one; without it StartSession returns a wss:// URL nobody serves. */
+  dataChannel: FakeDataChannelHost | null = null;
+  /** The port the gateway's agent dials on the "instance" for a target (default: portNumber). */
+  instancePort: (target: string, portNumber: number) => number = (_t, p) => p;
 
   record(call: FakeCall): void {
     this.calls.push(call);

@@ -68,8 +68,15 @@ function startSession(world: FakeWorld, b: Body): unknown {
   const inst = world.instances.get(target);
   if (!inst || !inst.ssmOnline) throw new AwsFault("TargetNotConnected", `${target} is not connected.`);
   if (b.DocumentName !== "AWS-StartPortForwardingSession") throw new AwsFault("InvalidDocument", `Document ${String(b.DocumentName)} does not exist`);
+  const parameters = (b.Parameters as Record<string, string[]>) ?? {};
+  if (world.dataChannel) {
+    const port = world.instancePort(target, Number(parameters.portNumber?.[0] ?? 0));
+    const s = world.dataChannel.createSession({ target, targetPort: port });
+    world.sessions.push({ sessionId: s.sessionId, target, documentName: String(b.DocumentName), parameters, reason: (b.Reason as string) ?? null, status: "Connected" });
+    return { SessionId: s.sessionId, StreamUrl: s.streamUrl, TokenValue: s.tokenValue };
+  }
   const sessionId = `rstudio-pool-${randomBytes(8).toString("hex")}`;
-  world.sessions.push({ sessionId, target, documentName: String(b.DocumentName), parameters: (b.Parameters as Record<string, string[]>) ?? {}, reason: (b.Reason as string) ?? null, state: "Active" });
+  world.sessions.push({ sessionId, target, documentName: String(b.DocumentName), parameters, reason: (b.Reason as string) ?? null, status: "Connected" });
   return {
     SessionId: sessionId,
     StreamUrl: `wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/${sessionId}?role=publish_subscribe`,
@@ -77,24 +84,50 @@ function startSession(world: FakeWorld, b: Body): unknown {
   };
 }
 
+function findSession(world: FakeWorld, b: Body) {
+  const id = String(b.SessionId ?? "");
+  if (!id) throw new AwsFault("ValidationException", "1 validation error detected: Value null at 'sessionId' failed to satisfy constraint: Member must not be null");
+  return world.sessions.find((s) => s.sessionId === id) ?? null;
+}
+
 function describeSessions(world: FakeWorld, b: Body): unknown {
+  const state = String(b.State ?? "");
+  if (state !== "Active" && state !== "History") throw new AwsFault("ValidationException", "1 validation error detected: Value at 'state' failed to satisfy constraint: Member must satisfy enum value set: [Active, History]");
   const filters = (b.Filters as Array<{ key: string; value: string }> | undefined) ?? [];
+  const byId = filters.find((f) => f.key === "SessionId")?.value;
   const target = filters.find((f) => f.key === "Target")?.value;
-  const list = world.sessions.filter((s) => s.state === (b.State === "History" ? "Terminated" : "Active") && (!target || s.target === target));
-  return { Sessions: list.map((s) => ({ SessionId: s.sessionId, Target: s.target, Status: "Connected", DocumentName: s.documentName })) };
+  const list = world.sessions
+    .filter((s) => (state === "Active" ? s.status !== "Terminated" : s.status === "Terminated"))
+    .filter((s) => !byId || s.sessionId === byId)
+    .filter((s) => !target || s.target === target)
+    .map((s) => ({ SessionId: s.sessionId, Target: s.target, Status: s.status ?? "Connected", DocumentName: s.documentName, Owner: "arn:aws:sts::123456789012:assumed-role/rstudio-pool-backend/session", Reason: s.reason ?? undefined }));
+  return { Sessions: list };
+}
+
+function resumeSession(world: FakeWorld, b: Body): unknown {
+  const s = findSession(world, b);
+  if (!s || s.status === "Terminated") throw new AwsFault("DoesNotExistException", `Session ${String(b.SessionId)} does not exist`);
+  const r = world.dataChannel?.resume(s.sessionId);
+  if (world.dataChannel && !r) throw new AwsFault("DoesNotExistException", `Session ${s.sessionId} does not exist`);
+  return r ? { SessionId: r.sessionId, StreamUrl: r.streamUrl, TokenValue: r.tokenValue } : { SessionId: s.sessionId, StreamUrl: `wss://ssmmessages.us-east-1.amazonaws.com/v1/data-channel/${s.sessionId}?role=publish_subscribe`, TokenValue: `fake-token-${randomBytes(12).toString("hex")}` };
 }
 
 function terminateSession(world: FakeWorld, b: Body): unknown {
-  const s = world.sessions.find((x) => x.sessionId === b.SessionId);
-  if (s) s.state = "Terminated";
-  return { SessionId: b.SessionId };
+  const s = findSession(world, b);
+  // TerminateSession answers success for an unknown or already ended session.
+  if (s) {
+    s.status = "Terminated";
+    world.dataChannel?.terminate(s.sessionId);
+  }
+  return { SessionId: String(b.SessionId) };
 }
 
 export const SSM_ACTIONS: Record<string, (world: FakeWorld, b: Body) => unknown> = {
+  DescribeSessions: describeSessions,
+  ResumeSession: resumeSession,
+  TerminateSession: terminateSession,
   DescribeInstanceInformation: describeInstanceInformation,
   SendCommand: sendCommand,
   GetCommandInvocation: getCommandInvocation,
   StartSession: startSession,
-  DescribeSessions: describeSessions,
-  TerminateSession: terminateSession,
 };

@@ -53,11 +53,14 @@ test("activation: view, URI (commands implicitly), never '*'; settings documente
     "rstudioPool.heartbeatSeconds",
     "rstudioPool.openIn",
     "rstudioPool.sessionManagerPluginPath",
+    "rstudioPool.tunnel",
   ]);
   for (const [k, v] of Object.entries(props as Record<string, { description?: string }>)) assert.ok(v.description, `${k} has a description`);
   assert.equal(props["rstudioPool.backendUrl"].default, "http://127.0.0.1:8080");
   assert.equal(props["rstudioPool.heartbeatSeconds"].default, 60);
   assert.deepEqual(props["rstudioPool.openIn"].enum, ["editor", "browser"]);
+  assert.deepEqual(props["rstudioPool.tunnel"].enum, ["native", "plugin", "auto"]);
+  assert.equal(props["rstudioPool.tunnel"].default, "native");
 });
 
 function existsIn(rel: string): boolean {

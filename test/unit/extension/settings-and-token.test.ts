@@ -5,13 +5,16 @@ import { TokenStore } from "../../../extension/ui/token-store";
 
 test("settings: defaults, clamping and the plugin on PATH", () => {
   const none = readSettings({ get: () => undefined });
-  assert.deepEqual(none, { backendUrl: "http://127.0.0.1:8080", defaultPurpose: "", openIn: "editor", heartbeatSeconds: 60, sessionManagerPluginPath: "session-manager-plugin" });
+  assert.deepEqual(none, { backendUrl: "http://127.0.0.1:8080", defaultPurpose: "", openIn: "editor", heartbeatSeconds: 60, sessionManagerPluginPath: "session-manager-plugin", tunnel: "native" });
   const values: Record<string, unknown> = { backendUrl: " http://pool:9000 ", openIn: "browser", heartbeatSeconds: 1, sessionManagerPluginPath: "/opt/smp" };
   const s = readSettings({ get: <T>(k: string) => values[k] as T });
   assert.equal(s.backendUrl, "http://pool:9000");
   assert.equal(s.openIn, "browser");
   assert.equal(s.heartbeatSeconds, 10, "clamped to the minimum");
   assert.equal(s.sessionManagerPluginPath, "/opt/smp");
+  assert.equal(s.tunnel, "native", "the built-in client unless told otherwise");
+  for (const mode of ["plugin", "auto", "native"] as const) assert.equal(readSettings({ get: <T>(k: string) => (k === "tunnel" ? mode : undefined) as T }).tunnel, mode);
+  assert.equal(readSettings({ get: <T>(k: string) => (k === "tunnel" ? "ssh" : undefined) as T }).tunnel, "native", "an unknown value falls back to native");
 });
 
 function memorySecrets() {

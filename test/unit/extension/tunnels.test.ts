@@ -184,6 +184,7 @@ test("tunnel manager, SSM: checks the plugin, forwards through it, and dispose e
   const ports: (number | undefined)[] = [];
   const m = new TunnelManager({
     client: { connection: async (_id: string, localPort?: number) => (ports.push(localPort), anSsmConnection()) },
+    tunnelMode: () => "plugin",
     pluginPath: () => "/usr/local/bin/session-manager-plugin",
     checkPlugin: async (p) => (assert.equal(p, "/usr/local/bin/session-manager-plugin"), "1.2.707.0"),
     spawn: plugin.spawnFn,
@@ -203,6 +204,7 @@ test("tunnel manager, SSM: checks the plugin, forwards through it, and dispose e
 test("tunnel manager, SSM without the plugin: a clear error, tunnel down, nothing spawned", async () => {
   const m = new TunnelManager({
     client: { connection: async () => anSsmConnection() },
+    tunnelMode: () => "plugin",
     pluginPath: () => "session-manager-plugin",
     checkPlugin: async () => {
       throw new ExtensionError("PLUGIN_MISSING", "session-manager-plugin was not found", { setting: "rstudioPool.sessionManagerPluginPath" });
