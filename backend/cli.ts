@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { loadConfig } from "./config/load";
 import { PoolError } from "./errors";
 import { createLogger } from "./log";
+import { registerIamPolicyCommand } from "./providers/ec2/iam-policy-command";
 import { buildReport, parseReportRequest, renderReport, REPORT_FORMATS } from "./cost/report";
 import { ensureAdmin, serve } from "./server";
 import { openStore, type Store } from "./store/db";
@@ -150,6 +151,7 @@ export function buildCli(): Command {
       });
     });
 
+  registerIamPolicyCommand(program);
   return program;
 }
 

@@ -53,6 +53,8 @@ async function handle(world: FakeWorld, req: IncomingMessage, res: ServerRespons
     res.setHeader("content-type", "application/x-amz-json-1.1");
     res.setHeader("x-amzn-requestid", requestId);
     try {
+      const deniedSsm = world.authorize?.("ssm", action, params, world);
+      if (deniedSsm) throw new SsmFault("AccessDeniedException", deniedSsm);
       const injected = world.takeInjectedError(action);
       if (injected) throw new SsmFault(injected, `injected ${injected}`, injected.startsWith("Throttl") ? 400 : injected === "InternalServerError" ? 500 : 400);
       const fn = SSM_ACTIONS[action];
@@ -74,6 +76,8 @@ async function handle(world: FakeWorld, req: IncomingMessage, res: ServerRespons
   res.setHeader("content-type", "text/xml;charset=UTF-8");
   try {
     if (params.Version !== "2016-11-15") throw new Ec2Fault("InvalidParameterValue", `unexpected Version ${String(params.Version)}`);
+    const denied = world.authorize?.("ec2", action, params, world);
+    if (denied) throw new Ec2Fault("UnauthorizedOperation", denied, 403);
     const injected = world.takeInjectedError(action);
     if (injected) throw new Ec2Fault(injected, `injected ${injected}`, STATUS_503.has(injected) ? 503 : 400);
     if (action === "RunInstances" && !world.takeRunInstancesToken(Date.now())) throw new Ec2Fault("RequestLimitExceeded", "Request limit exceeded.", 503);

@@ -39,6 +39,18 @@ export interface FakeVolume {
   createTime: Date;
 }
 
+export interface FakeSnapshot {
+  id: string;
+  volumeId: string;
+  size: number;
+  state: "pending" | "completed";
+  tags: Record<string, string>;
+  encrypted: boolean;
+}
+
+/** Decides whether a call is allowed (an IAM policy in tests): null, or the denial message. */
+export type Authorizer = (service: "ec2" | "ssm", action: string, params: Record<string, unknown>, world: FakeWorld) => string | null;
+
 export interface FakeCall {
   service: "ec2" | "ssm";
   action: string;
@@ -74,6 +86,9 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
 export class FakeWorld {
   readonly instances = new Map<string, FakeInstance>();
   readonly volumes = new Map<string, FakeVolume>();
+  readonly snapshots = new Map<string, FakeSnapshot>();
+  /** When set, every call is checked before it runs; a denial answers UnauthorizedOperation / AccessDeniedException. */
+  authorize: Authorizer | null = null;
   readonly commands = new Map<string, FakeCommand>();
   readonly sessions: FakeSession[] = [];
   readonly calls: FakeCall[] = [];

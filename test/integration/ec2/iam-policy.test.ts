@@ -1,0 +1,140 @@
+/**
+ * The backend's IAM policy (backend/providers/ec2/iam-policy.ts) against what the provider
+ * really sends: the fake AWS server enforces the policy on every call (with the request
+ * context IAM would see) while the real provider launches, hands over, connects, checks, releases
+ * and terminates. Every SDK command class in backend/providers/ec2 must be in the policy's list
+ * and must have been sent (and allowed) here. And what must stay forbidden is checked.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { API_CALLS, backendPolicyDocument, instancePolicyDocument, type IamPolicyDocument } from "../../../backend/providers/ec2/iam-policy";
+import { ec2PurposeConfig, fakeProvider } from "../../support/aws/builders";
+import { startFakeAws, type FakeAws } from "../../support/aws/fake-aws-server";
+import { isAllowed, type AuthRequest } from "../../support/aws/iam-eval";
+import { authRequestsFor, policyAuthorizer, TEST_ACCOUNT } from "../../support/aws/iam-requests";
+
+const ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/rstudio-pool-instance`;
+const policy = backendPolicyDocument({ partition: "aws", region: "us-east-1", accountId: TEST_ACCOUNT, poolName: "test-pool", instanceRoleArn: ROLE, instanceTypes: ["t3.large", "m5.large"] });
+
+let fake: FakeAws;
+let auth: ReturnType<typeof policyAuthorizer>;
+before(async () => {
+  fake = await startFakeAws();
+  auth = policyAuthorizer(policy);
+  fake.world.authorize = auth.authorize;
+});
+after(() => fake.close());
+
+/** The SDK command classes the provider's code constructs. */
+function commandsInCode(): string[] {
+  const dir = path.join(__dirname, "../../../backend/providers/ec2");
+  const found = new Set<string>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts"))) {
+    for (const m of readFileSync(path.join(dir, f), "utf8").matchAll(/new (\w+)Command\(/g)) found.add(`${m[1]}Command`);
+  }
+  return [...found].sort();
+}
+
+const denials = () => fake.world.calls.filter((c) => c.error === "UnauthorizedOperation" || c.error === "AccessDeniedException");
+
+async function untilReady(provider: ReturnType<typeof fakeProvider>, providerId: string): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    if ((await provider.describe([providerId]))[0]?.ready) return;
+  }
+  throw new Error(`${providerId} never became ready`);
+}
+
+test("every call of the provider's flows is allowed by the generated policy, and every command in the code was sent", async () => {
+  const provider = fakeProvider(fake);
+  const spot = ec2PurposeConfig({ name: "spotty", ec2: { market: "spot", busyCheck: { enabled: true, cpuThreshold: 25, extendSeconds: 600 } } });
+  const onDemand = ec2PurposeConfig({ name: "warm", ec2: { busyCheck: { enabled: true, cpuThreshold: 25, extendSeconds: 600 } } });
+
+  // An owned spot launch: the home is created in the instance's zone and attached once it runs.
+  const owned = await provider.launch({ instanceId: "rsp-000000000000iam1", purpose: spot, poolName: "test-pool", ownerId: "alice" });
+  await untilReady(provider, owned.providerId);
+  // A warm on-demand launch handed to bob: Owner/HomeVolume tags, home attached and mounted.
+  const warm = await provider.launch({ instanceId: "rsp-000000000000iam2", purpose: onDemand, poolName: "test-pool", ownerId: null });
+  await untilReady(provider, warm.providerId);
+  const ref = { id: "rsp-000000000000iam2", providerId: warm.providerId, purpose: "warm", ownerId: "bob", availabilityZone: warm.availabilityZone, instanceType: warm.instanceType, market: warm.market, details: {} };
+  await provider.assign(ref, "bob", onDemand);
+  await provider.connect(ref, onDemand, { userId: "bob", localPort: 18787 });
+  await provider.isBusy(ref, onDemand);
+  await provider.release(ref, onDemand);
+  await provider.list("test-pool");
+  await provider.priceOf(spot);
+  await provider.terminate([ref, { ...ref, id: "rsp-000000000000iam1", providerId: owned.providerId }]);
+
+  assert.deepEqual(denials().map((c) => `${c.action}: ${JSON.stringify(c.params).slice(0, 200)}`), [], "no call was denied");
+  const sent = new Set(fake.world.calls.map((c) => `${c.service === "ec2" ? "ec2" : "ssm"}:${c.action}`));
+  const listed = new Map(API_CALLS.filter((c) => c.command).map((c) => [c.command!, c.action]));
+  for (const cmd of commandsInCode()) {
+    assert.ok(listed.has(cmd), `${cmd} is used in backend/providers/ec2 but missing from API_CALLS in iam-policy.ts`);
+    assert.ok(sent.has(listed.get(cmd)!), `${cmd} (${listed.get(cmd)}) is in the code but no test flow here sent it through the policy check`);
+  }
+  assert.ok(auth.checked.some((r) => r.resource.includes("spot-instances-request")), "the spot launch was authorized on its spot request");
+  assert.ok(auth.checked.some((r) => r.action === "iam:PassRole" && r.resource === ROLE));
+  await provider.close();
+});
+
+/** The policy of docs/aws.md before this change, kept to show the test fails on it. */
+const OLD_DOC_LAUNCH: IamPolicyDocument = {
+  Version: "2012-10-17",
+  Statement: [
+    { Sid: "LaunchTaggedOnly", Effect: "Allow", Action: ["ec2:RunInstances"], Resource: ["arn:aws:ec2:us-east-1:123456789012:instance/*", "arn:aws:ec2:us-east-1:123456789012:volume/*"], Condition: { StringEquals: { "aws:RequestTag/Pool": "test-pool" } } },
+    { Sid: "LaunchWith", Effect: "Allow", Action: "ec2:RunInstances", Resource: ["arn:aws:ec2:us-east-1::image/*", "arn:aws:ec2:us-east-1:123456789012:subnet/*", "arn:aws:ec2:us-east-1:123456789012:network-interface/*", "arn:aws:ec2:us-east-1:123456789012:security-group/*"] },
+  ],
+};
+
+test("what must stay forbidden is forbidden", () => {
+  const instanceArn = "arn:aws:ec2:us-east-1:123456789012:instance/*";
+  const launchCtx = { "aws:RequestTag/Pool": "test-pool", "ec2:MetadataHttpTokens": "required", "ec2:MetadataHttpPutResponseHopLimit": "1", "ec2:InstanceMetadataTags": "disabled", "ec2:InstanceType": "t3.large", "ec2:InstanceProfile": "arn:aws:iam::123456789012:instance-profile/rstudio-pool-instance" };
+  const allowed = (r: AuthRequest) => isAllowed(policy, r);
+  assert.ok(allowed({ action: "ec2:RunInstances", resource: instanceArn, context: launchCtx }));
+  assert.ok(!isAllowed(OLD_DOC_LAUNCH, { action: "ec2:RunInstances", resource: "arn:aws:ec2:us-east-1:123456789012:spot-instances-request/*", context: {} }), "the old documented policy broke spot launches");
+  assert.ok(allowed({ action: "ec2:RunInstances", resource: "arn:aws:ec2:us-east-1:123456789012:spot-instances-request/*", context: {} }));
+  assert.ok(!allowed({ action: "ec2:RunInstances", resource: instanceArn, context: { ...launchCtx, "ec2:MetadataHttpTokens": "optional" } }), "IMDSv1 refused");
+  assert.ok(!allowed({ action: "ec2:RunInstances", resource: instanceArn, context: { ...launchCtx, "ec2:MetadataHttpPutResponseHopLimit": "3" } }), "hop limit over 2 refused");
+  assert.ok(!allowed({ action: "ec2:RunInstances", resource: instanceArn, context: { ...launchCtx, "ec2:InstanceType": "p5.48xlarge" } }), "unlisted type refused");
+  assert.ok(!allowed({ action: "ec2:RunInstances", resource: instanceArn, context: { ...launchCtx, "ec2:InstanceProfile": "arn:aws:iam::123456789012:instance-profile/admin" } }), "other profile refused");
+  assert.ok(!allowed({ action: "ec2:RunInstances", resource: instanceArn, context: { ...launchCtx, "aws:RequestTag/Pool": "other" } }), "launch outside the pool refused");
+  assert.ok(!allowed({ action: "ec2:RunInstances", resource: "arn:aws:ec2:us-east-1:123456789012:volume/*", context: { "ec2:Encrypted": "false" } }), "unencrypted root refused");
+  assert.ok(!allowed({ action: "ec2:CreateVolume", resource: "arn:aws:ec2:us-east-1:123456789012:volume/*", context: { "aws:RequestTag/Pool": "test-pool", "ec2:Encrypted": "false" } }), "unencrypted home refused");
+  assert.ok(!allowed({ action: "iam:PassRole", resource: "arn:aws:iam::123456789012:role/admin", context: { "iam:PassedToService": "ec2.amazonaws.com" } }));
+  const poolInstance = { "aws:ResourceTag/Pool": "test-pool" };
+  const tagOn = (keys: Record<string, string>) => ({ action: "ec2:CreateTags", resource: "arn:aws:ec2:us-east-1:123456789012:instance/i-1", context: { ...poolInstance, "aws:TagKeys": Object.keys(keys) } });
+  assert.ok(allowed(tagOn({ Owner: "bob" })));
+  assert.ok(!allowed(tagOn({ Pool: "other-pool" })), "CreateTags cannot rewrite Pool");
+  assert.ok(!allowed(tagOn({ Owner: "bob", Pool: "x" })), "not even together with an allowed key");
+  assert.ok(!allowed({ ...tagOn({ Owner: "bob" }), context: { "aws:ResourceTag/Pool": "other-pool", "aws:TagKeys": ["Owner"] } }), "no tags on other pools' instances");
+  assert.ok(!allowed({ action: "ec2:CreateTags", resource: "arn:aws:ec2:us-east-1:123456789012:instance/i-1", context: { "aws:TagKeys": ["Pool"], "aws:RequestTag/Pool": "test-pool" } }), "no adopting foreign instances by tagging them");
+  assert.ok(!allowed({ action: "ec2:TerminateInstances", resource: "arn:aws:ec2:us-east-1:123456789012:instance/i-2", context: { "aws:ResourceTag/Pool": "prod" } }));
+  // No shell sessions: a StartSession without a document is checked against the default shell document.
+  const shell = authRequestsFor("ssm", "StartSession", { Target: "i-1" }, fake.world, "us-east-1");
+  assert.ok(!shell.every(allowed), "a shell session is refused");
+  assert.ok(!allowed({ action: "ssm:StartSession", resource: "arn:aws:ssm:us-east-1::document/AWS-StartInteractiveCommand", context: {} }));
+  assert.ok(!allowed({ action: "ssm:SendCommand", resource: "arn:aws:ec2:us-east-1:123456789012:instance/i-3", context: { "ssm:resourceTag/Pool": "prod" } }));
+});
+
+test("placeholders pass through unchanged (the deploy templates render the policy with them)", () => {
+  const doc = backendPolicyDocument({ partition: "${partition}", region: "${region}", accountId: "${account_id}", poolName: "${pool_name}", instanceRoleArn: "${instance_role_arn}" });
+  const text = JSON.stringify(doc);
+  assert.match(text, /arn:\$\{partition\}:ec2:\$\{region\}:\$\{account_id\}:instance\/\*/);
+  assert.match(text, /"aws:RequestTag\/Pool":"\$\{pool_name\}"/);
+  assert.match(text, /"Resource":"\$\{instance_role_arn\}"/);
+  const inst = JSON.stringify(instancePolicyDocument({ partition: "${partition}", region: "${region}", accountId: "${account_id}", poolName: "${pool_name}" }));
+  assert.doesNotMatch(inst, /ssm:GetParameter/, "the instance role reads no parameters");
+  assert.match(inst, /ssmmessages:OpenDataChannel/);
+});
+
+test("docs/aws.md shows the generated policy (it cannot drift from the code)", () => {
+  const doc = readFileSync(path.join(__dirname, "../../../docs/aws.md"), "utf8");
+  const rendered = JSON.stringify(
+    backendPolicyDocument({ partition: "aws", region: "REGION", accountId: "ACCOUNT", poolName: "POOL", instanceRoleArn: "arn:aws:iam::ACCOUNT:role/rstudio-pool-instance", instanceTypes: ["m6i.large", "m5.large", "t3.large"] }),
+    null,
+    2,
+  );
+  assert.ok(doc.includes(rendered), "regenerate the example in docs/aws.md (IAM policy section)");
+  for (const c of API_CALLS) assert.ok(doc.includes(`\`${c.action}\``), `${c.action} is not in the docs' table`);
+});
