@@ -37,8 +37,8 @@ variable "route53_zone_id" {
   type        = string
   default     = ""
   validation {
-    condition     = var.route53_zone_id == "" || can(regex("^Z[A-Z0-9]{1,31}$", var.route53_zone_id))
-    error_message = "route53_zone_id must be a hosted zone id like Z0123456789ABCDEFGHIJ, or empty."
+    condition     = var.route53_zone_id == "" || can(regex("^[A-Z0-9]{1,32}$", var.route53_zone_id))
+    error_message = "route53_zone_id must be a hosted zone id (uppercase letters and digits, e.g. Z0123456789ABCDEFGHIJ), or empty."
   }
 }
 
