@@ -27,7 +27,7 @@ resource "aws_iam_role_policy_attachment" "dlm" {
 
 resource "aws_dlm_lifecycle_policy" "homes" {
   count              = var.enable_home_snapshots ? 1 : 0
-  description        = "${local.name} home volumes, daily, kept ${var.home_snapshot_retain_days} days"
+  description        = "${local.name} home volumes daily kept ${var.home_snapshot_retain_days} days" # DLM allows letters, digits, spaces, _ and - only
   execution_role_arn = aws_iam_role.dlm[0].arn
   state              = "ENABLED"
 
