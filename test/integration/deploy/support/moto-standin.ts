@@ -34,7 +34,7 @@ const unxml = (s: string): string =>
 const SQS_VIA_QUERY = new Set(["CreateQueue", "GetQueueAttributes", "SetQueueAttributes", "ListQueueTags", "TagQueue", "UntagQueue", "DeleteQueue", "GetQueueUrl"]);
 
 /** One SQS JSON call made in the query protocol (maps as Attribute.N.Name/Value, Tag.N.Key/Value). */
-async function sqsViaQuery(motoUrl: string, action: string, input: Record<string, any>, authorization: string): Promise<{ status: number; json: unknown }> {
+async function sqsViaQuery(motoUrl: string, action: string, input: Record<string, any>, authorization: string): Promise<{ status: number; json: unknown; headers?: Record<string, string> }> {
   const form = new URLSearchParams({ Action: action, Version: "2012-11-05" });
   const map = (prefix: string, k: string, v: string, entries: Record<string, string>) =>
     Object.entries(entries).forEach(([key, value], i) => {
@@ -56,12 +56,18 @@ async function sqsViaQuery(motoUrl: string, action: string, input: Record<string
   const code = /<Code>([^<]+)<\/Code>/.exec(xml)?.[1];
   if (code) {
     const type = /NonExistentQueue/.test(code) ? "com.amazonaws.sqs#QueueDoesNotExist" : /QueueAlreadyExists/.test(code) ? "com.amazonaws.sqs#QueueNameExists" : code;
-    return { status: 400, json: { __type: type, message: unxml(/<Message>([^<]*)<\/Message>/.exec(xml)?.[1] ?? "") } };
+    // SQS's JSON errors carry the old query-protocol code too; SDKs (and Terraform) match on it.
+    return { status: 400, json: { __type: type, message: unxml(/<Message>([^<]*)<\/Message>/.exec(xml)?.[1] ?? "") }, headers: { "x-amzn-query-error": `${code};Sender` } };
   }
   const pairs = (tag: string, key: string) =>
     Object.fromEntries([...xml.matchAll(new RegExp(`<${tag}><${key}>([^<]*)</${key}><Value>([^<]*)</Value></${tag}>`, "g"))].map((m) => [unxml(m[1]!), unxml(m[2]!)]));
   const queueUrl = /<QueueUrl>([^<]*)<\/QueueUrl>/.exec(xml)?.[1];
-  if (action === "GetQueueAttributes") return { status: 200, json: { Attributes: pairs("Attribute", "Name") } };
+  if (action === "GetQueueAttributes") {
+    // SQS returns the redrive policies as compact JSON (as they were set); moto pretty-prints.
+    const attributes = pairs("Attribute", "Name");
+    for (const k of ["RedrivePolicy", "RedriveAllowPolicy"]) if (attributes[k]) attributes[k] = JSON.stringify(JSON.parse(attributes[k]));
+    return { status: 200, json: { Attributes: attributes } };
+  }
   if (action === "ListQueueTags") return { status: 200, json: { Tags: pairs("Tag", "Key") } };
   if (queueUrl) return { status: 200, json: { QueueUrl: unxml(queueUrl) } };
   return { status: 200, json: {} };
@@ -82,8 +88,8 @@ export async function startMotoStandIn(motoUrl: string, region: string): Promise
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
     const op = String(req.headers["x-amz-target"] ?? "");
-    const answer = (status: number, json: unknown) => {
-      res.writeHead(status, { "content-type": "application/x-amz-json-1.1" });
+    const answer = (status: number, json: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/x-amz-json-1.1", ...headers });
       res.end(JSON.stringify(json));
     };
     try {
@@ -104,8 +110,8 @@ export async function startMotoStandIn(motoUrl: string, region: string): Promise
       }
       if (op.startsWith("AmazonSQS.") && SQS_VIA_QUERY.has(op.slice(10))) {
         calls.push(op);
-        const { status, json } = await sqsViaQuery(motoUrl, op.slice(10), JSON.parse(body.toString() || "{}"), String(req.headers.authorization ?? ""));
-        return answer(status, json);
+        const { status, json, headers } = await sqsViaQuery(motoUrl, op.slice(10), JSON.parse(body.toString() || "{}"), String(req.headers.authorization ?? ""));
+        return answer(status, json, headers);
       }
       calls.push(op || `${req.method} ${req.url}`);
       const fwd = httpRequest(
