@@ -172,6 +172,28 @@ resource "aws_imagebuilder_image_pipeline" "rstudio" {
   }
 }
 
+# The first AMI, built during the apply so a new pool can launch hosts right away (about 40
+# minutes). Later images come from the pipeline's schedule. This one is tagged to be kept by
+# the lifecycle policy: were it deleted, Terraform would build it again on the next apply.
+resource "aws_imagebuilder_image" "first" {
+  count                            = var.enable_image_pipeline && var.build_image_on_apply ? 1 : 0
+  image_recipe_arn                 = aws_imagebuilder_image_recipe.rstudio[0].arn
+  infrastructure_configuration_arn = aws_imagebuilder_infrastructure_configuration.rstudio[0].arn
+  distribution_configuration_arn   = aws_imagebuilder_distribution_configuration.rstudio[0].arn
+  image_tests_configuration {
+    image_tests_enabled = true
+    timeout_minutes     = 60
+  }
+  tags = { RStudioPoolFirstImage = "true" }
+  timeouts {
+    create = "120m"
+  }
+  lifecycle {
+    # A new recipe version is the pipeline's business, not a reason to rebuild this one.
+    ignore_changes = [image_recipe_arn, infrastructure_configuration_arn, distribution_configuration_arn]
+  }
+}
+
 # --- old images out ----------------------------------------------------------------------
 
 data "aws_iam_policy_document" "image_lifecycle_trust" {
@@ -215,6 +237,9 @@ resource "aws_imagebuilder_lifecycle_policy" "rstudio" {
     filter {
       type  = "COUNT"
       value = var.image_keep_count
+    }
+    exclusion_rules {
+      tag_map = { RStudioPoolFirstImage = "true" }
     }
   }
   resource_selection {

@@ -335,6 +335,12 @@ variable "enable_image_pipeline" {
   default     = true
 }
 
+variable "build_image_on_apply" {
+  description = "Build the first AMI during terraform apply (about 40 minutes), so hosts can launch as soon as it ends. false: start it with start_image_build_command or wait for the schedule."
+  type        = bool
+  default     = true
+}
+
 variable "image_recipe_version" {
   description = "Semantic version of the image recipe. Bump it when you change components or R packages (Image Builder recipes are immutable); add the old one to image_retired_recipe_versions so its AMIs are cleaned up too."
   type        = string

@@ -5,6 +5,8 @@
  * instance profile, pool configuration, events queue), claims an instance in that account;
  * then `terraform destroy` leaves nothing. Besides, a plan with every part switched on.
  *
+ * The apply goes into an existing VPC (made by the test, as most operators have one); the
+ * created-VPC path (create_vpc = true) is in the full plan.
  * Parts moto cannot apply are switched off for the apply and only planned and validated:
  *   enable_image_pipeline  (moto has no EC2 Image Builder)
  *   enable_home_snapshots  (moto has no Data Lifecycle Manager)
@@ -23,7 +25,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
-import { CreateTagsCommand, DeleteVolumeCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, DescribeVpcEndpointsCommand, DescribeVpcsCommand, EC2Client, RegisterImageCommand } from "@aws-sdk/client-ec2";
+import { AssociateRouteTableCommand, CreateRouteTableCommand, CreateSubnetCommand, CreateVpcCommand, CreateTagsCommand, DeleteVolumeCommand, DescribeInstancesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVolumesCommand, DescribeVpcEndpointsCommand, DescribeVpcsCommand, EC2Client, RegisterImageCommand } from "@aws-sdk/client-ec2";
 import { backendPolicyDocument } from "../../../backend/providers/ec2/iam-policy";
 import { ensureBuilt } from "../../support/cli";
 import { findMoto, motoRequired, startMoto, type Moto } from "./support/moto";
@@ -47,6 +49,7 @@ let work: ReturnType<typeof copyDeploy>;
 let outputs: Record<string, any> = {};
 let applied = false;
 const missing: string[] = [];
+const existing = { vpc: "", subnets: [] as string[], routeTables: [] as string[] };
 
 function need(t: TestContext): boolean {
   if (missing.length === 0) return true;
@@ -81,6 +84,17 @@ before(async () => {
   moto = await startMoto(motoScript!);
   standIn = await startMotoStandIn(moto.url, REGION);
   ec2 = new EC2Client({ region: REGION, endpoint: moto.url, credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+  // An existing VPC, as most operators have (create_vpc = true is in the full plan below):
+  // two private subnets in two zones, each with its route table.
+  const vpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: "10.77.0.0/16" }))).Vpc!.VpcId!;
+  for (const [i, zone] of ["a", "b"].entries()) {
+    const subnet = (await ec2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.77.${i}.0/24`, AvailabilityZone: `${REGION}${zone}` }))).Subnet!.SubnetId!;
+    const table = (await ec2.send(new CreateRouteTableCommand({ VpcId: vpc }))).RouteTable!.RouteTableId!;
+    await ec2.send(new AssociateRouteTableCommand({ RouteTableId: table, SubnetId: subnet }));
+    existing.subnets.push(subnet);
+    existing.routeTables.push(table);
+  }
+  existing.vpc = vpc;
   work = copyDeploy("deploy-moto-tf-");
   // Terraform talks to moto through the stand-in (it forwards what it does not answer itself).
   writeFileSync(path.join(work.module, "emulator_override.tf"), emulatorOverride(standIn.url));
@@ -89,7 +103,9 @@ before(async () => {
     pool_name: POOL,
     domain_name: "pool.moto.test",
     allowed_client_cidrs: ["10.0.0.0/8"],
-    create_vpc: true,
+    create_vpc: false,
+    vpc_id: existing.vpc,
+    private_subnet_ids: existing.subnets,
     enable_image_pipeline: false,
     enable_home_snapshots: false,
     enable_backend_service: false,
@@ -106,18 +122,18 @@ after(async () => {
 });
 
 describe("deploy/terraform against moto", { concurrency: false }, () => {
-  test("terraform init and apply into the emulated account", { timeout: 300_000 }, async (t) => {
+  test("terraform init and apply into the emulated account", { timeout: 480_000 }, async (t) => {
     if (!need(t)) return;
     const init = await tf(terraform!, work.module, ["init", "-input=false", "-no-color"]);
     assert.equal(init.status, 0, init.stdout + init.stderr);
-    const apply = await tf(terraform!, work.module, ["apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"], 240_000);
+    const apply = await tf(terraform!, work.module, ["apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"], 420_000);
     assert.equal(apply.status, 0, `apply failed after ${apply.ms} ms:\n${apply.stdout.slice(-6000)}${apply.stderr}`);
     applied = true;
     const slowest = [...apply.stdout.matchAll(/^(\S+): Creation complete after (?:(\d+)m)?(\d+)s/gm)]
       .map((m) => ({ name: m[1]!, s: Number(m[2] ?? 0) * 60 + Number(m[3]) }))
       .sort((a, b) => b.s - a.s)
       .slice(0, 3);
-    console.log(`terraform apply against moto: ${apply.ms} ms (${/Resources: (\d+) added/.exec(apply.stdout)?.[1]} resources; slowest ${slowest.map((x) => `${x.name} ${x.s}s`).join(", ")})`);
+    console.log(`terraform apply against moto: ${apply.ms} ms (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores; ${/Resources: (\d+) added/.exec(apply.stdout)?.[1]} resources; slowest ${slowest.map((x) => `${x.name} ${x.s}s`).join(", ")})`);
     const out = await tf(terraform!, work.module, ["output", "-json"]);
     outputs = Object.fromEntries(Object.entries(JSON.parse(out.stdout) as Record<string, { value: unknown }>).map(([k, v]) => [k, v.value]));
   });
@@ -243,16 +259,20 @@ describe("deploy/terraform against moto", { concurrency: false }, () => {
     for (const v of homes) await ec2.send(new DeleteVolumeCommand({ VolumeId: v.VolumeId! })).catch(() => undefined);
   });
 
-  test("terraform destroy leaves nothing behind", { timeout: 300_000 }, async (t) => {
+  test("terraform destroy leaves nothing behind", { timeout: 480_000 }, async (t) => {
     if (!need(t)) return;
     assert.ok(applied, "apply did not succeed");
-    const destroy = await tf(terraform!, work.module, ["destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"], 240_000);
+    const destroy = await tf(terraform!, work.module, ["destroy", "-auto-approve", "-input=false", "-no-color", "-parallelism=20"], 420_000);
     assert.equal(destroy.status, 0, destroy.stdout.slice(-6000) + destroy.stderr);
-    console.log(`terraform destroy against moto: ${destroy.ms} ms`);
+    console.log(`terraform destroy against moto: ${destroy.ms} ms (load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
     const state = await tf(terraform!, work.module, ["state", "list"]);
     assert.equal(state.stdout.trim(), "", "the state is empty");
     const vpcs = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "tag:Pool", Values: [POOL] }] }))).Vpcs ?? [];
     assert.equal(vpcs.length, 0);
+    const endpoints = (await ec2.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: "vpc-id", Values: [existing.vpc] }] }))).VpcEndpoints ?? [];
+    assert.deepEqual(endpoints.filter((e) => String(e.State).toLowerCase() !== "deleted").map((e) => e.VpcEndpointId), [], "the endpoints in the operator's VPC are gone");
+    const left = (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: existing.subnets }))).Subnets ?? [];
+    assert.equal(left.length, 2, "the operator's own subnets are left alone");
     const groups = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: "tag:Pool", Values: [POOL] }] }))).SecurityGroups ?? [];
     assert.equal(groups.length, 0);
     const roles = await motoCall("iam", { query: "Action=ListRoles&Version=2010-05-08" });
@@ -287,7 +307,7 @@ describe("deploy/terraform against moto", { concurrency: false }, () => {
       assert.equal(plan.status, 0, plan.stdout.slice(-6000) + plan.stderr);
       const show = await tf(terraform!, full.module, ["show", "-json", "plan.bin"]);
       const types = new Set((JSON.parse(show.stdout).resource_changes as Array<{ type: string }>).map((c) => c.type));
-      for (const type of ["aws_imagebuilder_image_pipeline", "aws_imagebuilder_lifecycle_policy", "aws_imagebuilder_component", "aws_dlm_lifecycle_policy", "aws_ecs_service", "aws_lb_listener", "aws_db_instance", "aws_acm_certificate_validation", "aws_secretsmanager_secret_version", "aws_route53_record"]) {
+      for (const type of ["aws_imagebuilder_image_pipeline", "aws_imagebuilder_image", "aws_imagebuilder_lifecycle_policy", "aws_imagebuilder_component", "aws_dlm_lifecycle_policy", "aws_ecs_service", "aws_lb_listener", "aws_db_instance", "aws_acm_certificate_validation", "aws_secretsmanager_secret_version", "aws_route53_record"]) {
         assert.ok(types.has(type), `the full plan creates ${type}`);
       }
     } finally {
