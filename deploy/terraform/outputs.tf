@@ -15,7 +15,7 @@ output "create_first_user_command" {
   value = var.enable_backend_service && var.enable_execute_command ? join(" ", [
     "aws ecs execute-command --region ${var.region} --cluster ${aws_ecs_cluster.this[0].name} --container backend --interactive",
     "--task \"$(aws ecs list-tasks --region ${var.region} --cluster ${aws_ecs_cluster.this[0].name} --service-name ${aws_ecs_service.backend[0].name} --query 'taskArns[0]' --output text)\"",
-    "--command 'node dist/backend/cli.js user add alice --admin'",
+    "--command '/app/docker-entrypoint.sh user add alice --admin'",
   ]) : null
 }
 
