@@ -310,6 +310,12 @@ describe("deploy/terraform against moto", { concurrency: false }, () => {
       for (const type of ["aws_imagebuilder_image_pipeline", "aws_imagebuilder_image", "aws_imagebuilder_lifecycle_policy", "aws_imagebuilder_component", "aws_dlm_lifecycle_policy", "aws_ecs_service", "aws_lb_listener", "aws_db_instance", "aws_acm_certificate_validation", "aws_secretsmanager_secret_version", "aws_route53_record"]) {
         assert.ok(types.has(type), `the full plan creates ${type}`);
       }
+      // Bad values are refused before anything is touched, naming the variable.
+      const bad = await tf(terraform!, full.module, ["plan", "-input=false", "-no-color", "-var", "pool_name=Bad_Name", "-var", 'allowed_client_cidrs=["nope"]', "-var", "region=eu-west"], 150_000);
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, /pool_name must be 1-20 lowercase/);
+      assert.match(bad.stderr, /allowed_client_cidrs must be a non-empty list of CIDR blocks/);
+      assert.match(bad.stderr, /region must look like eu-west-1/);
     } finally {
       full.cleanup();
     }
