@@ -4,6 +4,10 @@
  * backend code. Every timestamp is an ISO 8601 string in UTC; money is in `currency` units.
  */
 
+import type { AppEndpoint, AppName } from "../config/apps";
+
+export type { AppEndpoint, AppName } from "../config/apps";
+
 export type InstanceState =
   | "launching" // a launch row exists; the provider has not confirmed an instance yet
   | "booting" // the provider has an instance; its service port does not answer yet
@@ -34,6 +38,10 @@ export interface InstanceView {
   idleDeadline: string | null;
   /** When the instance is terminated whatever its activity (maximum lifetime). */
   expiresAt: string | null;
+  /** The web app the user reaches there: the purpose's app, or what the provider really runs. Absent from older backends: rstudio. */
+  app?: AppName;
+  /** Every app it serves (the main one first); the extension opens either. */
+  apps?: AppName[];
 }
 
 export interface MeResponse {
@@ -50,6 +58,10 @@ export interface PurposeView {
   currency: string;
   idleTimeoutSeconds: number;
   max: number;
+  /** The web app its instances serve: "rstudio" (RStudio Server) or "jupyter" (Jupyter Notebook, R kernel). Absent from older backends: rstudio. */
+  app?: AppName;
+  /** Every app its instances serve with its port there, the main app first. */
+  apps?: AppEndpoint[];
 }
 
 export interface PurposesResponse {
@@ -83,6 +95,8 @@ export interface HeartbeatResponse {
 export interface ConnectionRequest {
   /** The 127.0.0.1 port the client will forward to (SSM); ignored for direct connections. */
   localPort?: number;
+  /** Which of the instance's apps to reach; absent means its main app. */
+  app?: AppName;
 }
 
 export interface DirectConnection {
@@ -91,6 +105,8 @@ export interface DirectConnection {
   port: number;
   /** Path the web app is served under. */
   path: string;
+  /** The app this connection reaches. */
+  app?: AppName;
 }
 
 export interface SsmConnection {
@@ -104,6 +120,8 @@ export interface SsmConnection {
   parameters: Record<string, string[]>;
   /** SSM endpoint URL the plugin should talk to. */
   endpoint: string;
+  /** The app this connection reaches. */
+  app?: AppName;
 }
 
 export type ConnectionResponse = DirectConnection | SsmConnection;

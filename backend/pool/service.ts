@@ -5,6 +5,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import type { AppName } from "../config/apps";
 import type { PoolConfig, PurposeConfig } from "../config/schema";
 import type { Provider } from "../providers/types";
 import type { Store } from "../store/db";
@@ -95,8 +96,8 @@ export class Pool {
     return getInstance(this.ctx.db, id);
   }
 
-  connect(userId: string, id: string, localPort?: number) {
-    return connectOwned(this.ctx, userId, id, localPort);
+  connect(userId: string, id: string, localPort?: number, app?: AppName) {
+    return connectOwned(this.ctx, userId, id, localPort, app);
   }
 
   start(): void {
