@@ -4,7 +4,8 @@
  * through the tunnel. A cancel stops waiting and is not an error: the instance stays claimed
  * (it shows in the tree; unused, the idle reaper takes it).
  */
-import type { ClaimResponse, InstanceView } from "../../backend/api/contract";
+import type { AppName, ClaimResponse, InstanceView } from "../../backend/api/contract";
+import { appToOpen } from "./apps";
 import type { BackendClient } from "./backend-client";
 import { sleep, type Clock, type Log } from "./emitter";
 import { CancelledError, ExtensionError, isCancel, throwIfCancelled } from "./errors";
@@ -25,8 +26,8 @@ export interface OpenedTunnel {
 
 export interface ClaimFlowDeps {
   client: Pick<BackendClient, "claim" | "instance">;
-  /** Opens (or reuses) the tunnel to a running instance and resolves once RStudio answers through it. */
-  openTunnel: (instance: InstanceView, signal: AbortSignal) => Promise<OpenedTunnel>;
+  /** Opens (or reuses) the tunnel to a running instance's app and resolves once it answers through it. */
+  openTunnel: (instance: InstanceView, signal: AbortSignal, app: AppName) => Promise<OpenedTunnel>;
   clock: Clock;
   log: Log;
   pollMs?: number;
@@ -35,13 +36,14 @@ export interface ClaimFlowDeps {
 }
 
 export type ClaimOutcome =
-  | { kind: "ready"; instance: InstanceView; source: ClaimResponse["source"]; localPort: number }
+  | { kind: "ready"; instance: InstanceView; source: ClaimResponse["source"]; localPort: number; app: AppName }
   | { kind: "cancelled"; instance: InstanceView | null };
 
 export class ClaimFlow {
   constructor(private readonly d: ClaimFlowDeps) {}
 
-  async run(purpose: string | undefined, onStage: (stage: ClaimStage, instance: InstanceView | null) => void, signal: AbortSignal): Promise<ClaimOutcome> {
+  /** Claims an instance of the purpose and opens `app` on it (the instance's main app when it does not serve that one). */
+  async run(purpose: string | undefined, onStage: (stage: ClaimStage, instance: InstanceView | null) => void, signal: AbortSignal, app?: AppName): Promise<ClaimOutcome> {
     let instance: InstanceView | null = null;
     try {
       onStage("waiting", null);
@@ -50,10 +52,11 @@ export class ClaimFlow {
       this.d.log.info(`claimed ${instance.instanceId} (${instance.purpose}, ${claimed.source}, ${instance.state})`);
       instance = await this.untilRunning(instance, onStage, signal);
       onStage("tunnel", instance);
-      const tunnel = await this.d.openTunnel(instance, signal);
+      const opened = appToOpen(instance, app);
+      const tunnel = await this.d.openTunnel(instance, signal, opened);
       throwIfCancelled(signal);
       onStage("ready", instance);
-      return { kind: "ready", instance, source: claimed.source, localPort: tunnel.localPort };
+      return { kind: "ready", instance, source: claimed.source, localPort: tunnel.localPort, app: opened };
     } catch (err) {
       if (isCancel(err) || signal.aborted) {
         this.d.log.info(`claim cancelled${instance ? ` while ${instance.instanceId} was ${instance.state}` : ""}`);
