@@ -102,7 +102,8 @@ export class Ec2Provider implements Provider {
     const subnet = subnets.length ? pickSubnet(subnets, req.instanceId, zone) : null;
     const homeVolumeId =
       req.ownerId && ec2.homeVolumes && subnet ? (await this.homes.ensureIn(purpose, req.ownerId, subnet.availabilityZone)).volumeId : null;
-    const userData = userDataBase64({ mode: ec2.rstudioMode, rstudioImage: ec2.rstudioImage, rPackages: ec2.rPackages, frameOrigin: ec2.frameOrigin, homeVolumeId });
+    const apps = purposeApps(req.purpose);
+    const userData = userDataBase64({ mode: ec2.rstudioMode, rstudioImage: ec2.rstudioImage, rPackages: ec2.rPackages, frameOrigin: ec2.frameOrigin, homeVolumeId, apps: apps.map((a) => a.app), jupyterPort: apps.find((a) => a.app === "jupyter")?.port });
 
     const plan = launchPlan(req.instanceId, ec2);
     const tried: string[] = [];

@@ -14,6 +14,8 @@
 #     container (mode "container") or the RStudio Server baked into the AMI (mode "baked");
 #  4. when the instance was launched for a user, mounts their home volume once the backend
 #     has attached it.
+# With Jupyter among the purpose's apps, section "Jupyter" (after 3) also runs Jupyter Notebook with
+# the R kernel on its own loopback port; RStudio runs only when it is one of the apps.
 set -euo pipefail
 exec >>/var/log/rstudio-pool.log 2>&1
 echo "rstudio-pool: bootstrap started $(date -Is)"
@@ -23,6 +25,7 @@ RSTUDIO_IMAGE={{rstudioImage}}
 R_PACKAGES={{rPackages}}
 FRAME_ORIGIN={{frameOrigin}}
 HOME_VOLUME_ID={{homeVolumeId}}
+APPS={{apps}}
 RSTUDIO_PORT=8787
 HOME_MOUNT=/srv/rstudio-home
 
@@ -74,11 +77,11 @@ case "${1:-}" in
     mountpoint -q "$HOME_MOUNT" || mount -o noatime "$dev" "$HOME_MOUNT"
     chown 1000:1000 "$HOME_MOUNT"
     echo "$vol" >/etc/rstudio-pool/home-volume
-    systemctl restart rstudio-pool.service
+    systemctl try-restart rstudio-pool.service rstudio-pool-jupyter.service
     echo "mounted $vol"
     ;;
   unmount)
-    systemctl stop rstudio-pool.service || true
+    systemctl stop rstudio-pool.service rstudio-pool-jupyter.service || true
     sync
     if mountpoint -q "$HOME_MOUNT"; then umount "$HOME_MOUNT"; fi
     rm -f /etc/rstudio-pool/home-volume
@@ -139,7 +142,52 @@ WantedBy=multi-user.target
 UNIT
 fi
 systemctl daemon-reload
-systemctl enable --now rstudio-pool.service
+case " $APPS " in *" rstudio "*) systemctl enable --now rstudio-pool.service ;; esac
+
+# --- Jupyter (purposes with jupyter among their apps; issue #15) ------------------------------
+# Jupyter Notebook with the R kernel on the host as uid 1000, on loopback only, no token (the SSM
+# tunnel is the door), framing allowed for the editor webview, notebooks in the home directory.
+# The image should have it (Debian/Ubuntu: jupyter-notebook r-cran-irkernel); if not, it is
+# installed here with apt. Host processes can reach IMDS whatever the hop limit, so uid 1000's
+# traffic to it is rejected: R code must not get the instance role's credentials.
+case " $APPS " in *" jupyter "*)
+  JUPYTER_PORT={{jupyterPort}}
+  JUPYTER_FRAME_ANCESTORS={{jupyterFrameAncestors}}
+  if ! command -v jupyter-notebook >/dev/null 2>&1; then
+    (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y jupyter-notebook r-cran-irkernel) ||
+      echo "rstudio-pool: jupyter-notebook is not in the image and could not be installed; Jupyter will not answer"
+  fi
+  id -u 1000 >/dev/null 2>&1 || useradd -u 1000 -m -d /home/rstudio rstudio
+  if command -v iptables >/dev/null 2>&1; then
+    iptables -C OUTPUT -m owner --uid-owner 1000 -d 169.254.169.254 -j REJECT 2>/dev/null ||
+      iptables -I OUTPUT -m owner --uid-owner 1000 -d 169.254.169.254 -j REJECT
+  fi
+  install -d -m 0755 /etc/rstudio-pool/jupyter
+  echo "$JUPYTER_PORT" >/etc/rstudio-pool/jupyter-port
+  cat >/etc/rstudio-pool/jupyter/jupyter_notebook_config.json <<CONF
+{"NotebookApp": {"ip": "127.0.0.1", "port": $JUPYTER_PORT, "port_retries": 0, "open_browser": false,
+  "token": "", "password": "", "notebook_dir": "$HOME_MOUNT",
+  "tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors $JUPYTER_FRAME_ANCESTORS"}}},
+ "MappingKernelManager": {"default_kernel_name": "ir"}}
+CONF
+  cat >/etc/systemd/system/rstudio-pool-jupyter.service <<UNIT
+[Unit]
+Description=Jupyter Notebook with R (RStudio Pool)
+After=network.target
+[Service]
+User=1000
+Environment=HOME=$HOME_MOUNT JUPYTER_CONFIG_DIR=/etc/rstudio-pool/jupyter JUPYTER_RUNTIME_DIR=/run/rstudio-pool-jupyter
+RuntimeDirectory=rstudio-pool-jupyter
+WorkingDirectory=$HOME_MOUNT
+ExecStart=/usr/bin/env jupyter-notebook --no-browser
+Restart=always
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable --now rstudio-pool-jupyter.service
+  ;;
+esac
 
 # --- 4. the owner's home volume (owned launches only) ----------------------------------------
 # The backend attaches the volume once the instance is running; the helper waits for it.

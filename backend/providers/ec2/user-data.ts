@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import type { AppName } from "../../config/apps";
 import type { Ec2PurposeConfig } from "../../config/schema";
 
 export interface UserDataValues {
@@ -14,6 +15,17 @@ export interface UserDataValues {
   frameOrigin: string;
   /** The owner's home volume to mount at boot; null for warm instances. */
   homeVolumeId: string | null;
+  /** The apps to run (the purpose's app and extra apps); default RStudio only. */
+  apps?: AppName[];
+  /** Jupyter's port on the instance, when it is one of the apps. */
+  jupyterPort?: number;
+}
+
+/** Jupyter's CSP frame-ancestors for RStudio's frame origin setting ("any", or an origin). */
+export function jupyterFrameAncestors(frameOrigin: string): string {
+  // `*` matches network schemes only: VS Code's webview schemes are named as well.
+  const webviews = "vscode-webview: vscode-file:";
+  return frameOrigin === "any" ? `* ${webviews}` : `'self' ${webviews} ${frameOrigin}`;
 }
 
 /** EC2 refuses user data over 16 KB (before base64). */
@@ -42,6 +54,9 @@ export function renderUserData(values: UserDataValues, template = userDataTempla
     rPackages: values.rPackages.join(" "),
     frameOrigin: values.frameOrigin,
     homeVolumeId: values.homeVolumeId ?? "",
+    apps: (values.apps ?? ["rstudio"]).join(" "),
+    jupyterPort: String(values.jupyterPort ?? 8888),
+    jupyterFrameAncestors: jupyterFrameAncestors(values.frameOrigin),
   };
   const text = template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
     const v = words[name];
