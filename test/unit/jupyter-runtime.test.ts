@@ -67,7 +67,8 @@ describe("the jupyter runtime", () => {
     assert.equal(c.env!.JUPYTER_CONFIG_DIR, `${base.stateDir}/config`);
     assert.equal(c.env!.PATH!.split(":")[0], "/usr/bin");
     const file = `${base.stateDir}/config/jupyter_notebook_config.json`;
-    assert.deepEqual(Object.keys(c.files ?? {}), [file]);
+    assert.deepEqual(Object.keys(c.files ?? {}), [file, `${base.stateDir}/config/custom/custom.js`]);
+    assert.match(c.files![`${base.stateDir}/config/custom/custom.js`]!, /_target = '_self'/, "notebooks open in the webview's frame, not a new window");
     assert.deepEqual(JSON.parse(c.files![file]!), jupyterConfig({ port: 41234, home: base.home!, allowRoot: false }));
   });
 
@@ -80,6 +81,7 @@ describe("the jupyter runtime", () => {
     assert.equal(cfg.NotebookApp.port_retries, 0, "never wander to another port");
     assert.equal(cfg.NotebookApp.allow_root, true);
     assert.equal(cfg.MappingKernelManager.default_kernel_name, "ir");
+    assert.deepEqual(cfg.NotebookApp.tornado_settings.xsrf_cookie_kwargs, { samesite: "None", secure: true }, "the _xsrf cookie reaches Jupyter from inside a webview");
     const csp = cfg.NotebookApp.tornado_settings.headers["Content-Security-Policy"] as string;
     assert.match(csp, /^frame-ancestors 'self' vscode-webview: vscode-file: http:\/\/127\.0\.0\.1:\* http:\/\/localhost:\* http:\/\/\*\.localhost:\*$/);
   });

@@ -167,9 +167,13 @@ case " $APPS " in *" jupyter "*)
   cat >/etc/rstudio-pool/jupyter/jupyter_notebook_config.json <<CONF
 {"NotebookApp": {"ip": "127.0.0.1", "port": $JUPYTER_PORT, "port_retries": 0, "open_browser": false,
   "token": "", "password": "", "notebook_dir": "$HOME_MOUNT",
-  "tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors $JUPYTER_FRAME_ANCESTORS"}}},
+  "tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors $JUPYTER_FRAME_ANCESTORS"},
+    "xsrf_cookie_kwargs": {"samesite": "None", "secure": true}}},
  "MappingKernelManager": {"default_kernel_name": "ir"}}
 CONF
+  # Notebooks open in the same frame: a webview's sandbox allows no new windows.
+  install -d -m 0755 /etc/rstudio-pool/jupyter/custom
+  echo "define(['base/js/namespace'], function (J) { J._target = '_self'; });" >/etc/rstudio-pool/jupyter/custom/custom.js
   cat >/etc/systemd/system/rstudio-pool-jupyter.service <<UNIT
 [Unit]
 Description=Jupyter Notebook with R (RStudio Pool)

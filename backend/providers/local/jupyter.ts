@@ -99,11 +99,23 @@ export function jupyterConfig(s: JupyterSetup): Record<string, unknown> {
       password: "",
       notebook_dir: s.home,
       allow_root: s.allowRoot,
-      tornado_settings: { headers: { "Content-Security-Policy": `frame-ancestors ${s.frameAncestors ?? DEFAULT_FRAME_ANCESTORS}` } },
+      tornado_settings: {
+        headers: { "Content-Security-Policy": `frame-ancestors ${s.frameAncestors ?? DEFAULT_FRAME_ANCESTORS}` },
+        // Framed by a webview of another site (vscode-webview://), a SameSite=Lax _xsrf cookie is
+        // not sent and every POST of the notebook UI fails; Secure is allowed on http://127.0.0.1.
+        xsrf_cookie_kwargs: { samesite: "None", secure: true },
+      },
     },
     MappingKernelManager: { default_kernel_name: "ir" },
   };
 }
+
+/**
+ * The notebook UI's custom.js: open notebooks in the same frame. Jupyter opens a new notebook
+ * in a new window by default, which an editor webview's sandbox does not allow (and which would
+ * leave the editor tab anyway).
+ */
+export const JUPYTER_CUSTOM_JS = "define(['base/js/namespace'], function (Jupyter) { Jupyter._target = '_self'; });\n";
 
 /** What the busy check reads from Jupyter: /api/status and the kernels. */
 export interface JupyterActivity {

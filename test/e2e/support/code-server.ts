@@ -21,6 +21,12 @@ export interface CodeServerOptions {
   token?: string;
   env?: Record<string, string>;
   logFile: string;
+  /** Extra code-server arguments (e.g. --proxy-domain), given code-server's port. */
+  args?: (port: number) => string[];
+  /** Host name the browser uses for the workbench (default 127.0.0.1). */
+  host?: string;
+  /** VSCODE_PROXY_URI for code-server: where asExternalUri sends a local port (default its /proxy/<port>/). */
+  proxyUri?: string;
 }
 
 export class CodeServer {
@@ -30,6 +36,7 @@ export class CodeServer {
     readonly root: string,
     readonly port: number,
     readonly workspace: string,
+    readonly host = "127.0.0.1",
   ) {}
 
   get userDataDir(): string {
@@ -40,12 +47,12 @@ export class CodeServer {
   }
   /** The workbench with our test folder open. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`;
+    return `http://${this.host}:${this.port}/?folder=${encodeURIComponent(this.workspace)}`;
   }
 
   static async start(o: CodeServerOptions): Promise<CodeServer> {
     const root = mkdtempSync(path.join(tmpdir(), "rsp-e2e-vscode-"));
-    const cs = new CodeServer(root, await freePort(), path.join(root, "workspace"));
+    const cs = new CodeServer(root, await freePort(), path.join(root, "workspace"), o.host);
     mkdirSync(cs.workspace, { recursive: true });
     writeFileSync(path.join(cs.workspace, "README.md"), "A folder for the RStudio Pool end-to-end test.\n");
     cs.writeSettings(o.settings);
@@ -53,8 +60,10 @@ export class CodeServer {
     const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
     delete env.RSTUDIO_POOL_TOKEN;
     if (o.token !== undefined) env.RSTUDIO_POOL_TOKEN = o.token;
+    const proxyUri = o.proxyUri;
     // code-server itself must not think it runs inside another VS Code.
     for (const k of Object.keys(env)) if (k.startsWith("VSCODE_")) delete env[k];
+    if (proxyUri) env.VSCODE_PROXY_URI = proxyUri;
     cs.proc = new ManagedProcess("code-server", codeServerBin(), [
       "--auth", "none",
       "--bind-addr", `127.0.0.1:${cs.port}`,
@@ -62,6 +71,7 @@ export class CodeServer {
       "--disable-update-check",
       "--user-data-dir", cs.userDataDir,
       "--extensions-dir", cs.extensionsDir,
+      ...(o.args?.(cs.port) ?? []),
     ], { env, cwd: cs.workspace, logFile: o.logFile });
     await waitFor(`code-server on port ${cs.port}`, async () => {
       if (!cs.proc?.running) throw new Error(`code-server exited; see ${o.logFile}`);

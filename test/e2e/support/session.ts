@@ -24,6 +24,11 @@ export interface SessionOptions {
   vscodeEnv?: Record<string, string>;
   /** Leave the backend stopped (to see the extension with the backend down). */
   backendDown?: boolean;
+  /** Extra code-server arguments, and the host name the browser opens it at. */
+  vscodeArgs?: (port: number) => string[];
+  vscodeHost?: string;
+  /** VSCODE_PROXY_URI for code-server (where asExternalUri maps a local port). */
+  vscodeProxyUri?: string;
 }
 
 export class Session {
@@ -53,6 +58,9 @@ export class Session {
         vsix,
         token: vsToken,
         env: o.vscodeEnv,
+        args: o.vscodeArgs,
+        host: o.vscodeHost,
+        proxyUri: o.vscodeProxyUri,
         settings: { "rstudioPool.backendUrl": backend.url, "rstudioPool.heartbeatSeconds": 10, ...o.settings },
         logFile: path.join(dir, "code-server.log"),
       });

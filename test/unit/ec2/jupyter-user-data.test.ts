@@ -26,6 +26,7 @@ test("user data: Jupyter on loopback, no token, R by default, framing for webvie
   assert.match(text, /"notebook_dir": "\$HOME_MOUNT"/);
   assert.match(text, /"default_kernel_name": "ir"/);
   assert.match(text, /frame-ancestors \$JUPYTER_FRAME_ANCESTORS/);
+  assert.match(text, /"xsrf_cookie_kwargs": \{"samesite": "None", "secure": true\}/);
   assert.match(text, /^  JUPYTER_FRAME_ANCESTORS='\* vscode-webview: vscode-file:'$/m);
   assert.match(text, /iptables -I OUTPUT -m owner --uid-owner 1000 -d 169\.254\.169\.254 -j REJECT/);
   assert.match(text, /^User=1000$/m);
