@@ -67,7 +67,8 @@ describe("the jupyter runtime", () => {
     assert.equal(c.env!.JUPYTER_CONFIG_DIR, `${base.stateDir}/config`);
     assert.equal(c.env!.PATH!.split(":")[0], "/usr/bin");
     const file = `${base.stateDir}/config/jupyter_notebook_config.json`;
-    assert.deepEqual(Object.keys(c.files ?? {}), [file, `${base.stateDir}/config/custom/custom.js`]);
+    assert.deepEqual(Object.keys(c.files ?? {}), [file, `${base.stateDir}/config/jupyter_notebook_config.py`, `${base.stateDir}/config/custom/custom.js`]);
+    assert.match(c.files![`${base.stateDir}/config/jupyter_notebook_config.py`]!, /endswith\("\.localhost"\) or _check_host\(self\)/, "only .localhost names are added to Jupyter's local hosts");
     assert.match(c.files![`${base.stateDir}/config/custom/custom.js`]!, /_target = '_self'/, "notebooks open in the webview's frame, not a new window");
     assert.deepEqual(JSON.parse(c.files![file]!), jupyterConfig({ port: 41234, home: base.home!, allowRoot: false }));
   });

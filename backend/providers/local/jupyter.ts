@@ -117,6 +117,27 @@ export function jupyterConfig(s: JupyterSetup): Record<string, unknown> {
  */
 export const JUPYTER_CUSTOM_JS = "define(['base/js/namespace'], function (Jupyter) { Jupyter._target = '_self'; });\n";
 
+/**
+ * Extra Python configuration: Jupyter answers 403 to a Host that is not local (its guard against
+ * DNS rebinding, which a tokenless server must keep), and knows only "localhost" and loopback
+ * addresses. Names under `.localhost` are loopback by definition (RFC 6761: browsers never ask DNS
+ * for them), so they cannot be rebinding; accepting them lets a port proxy such as code-server's
+ * `--proxy-domain '{{port}}.localhost:…'` reach Jupyter at its root.
+ */
+export const JUPYTER_CONFIG_PY = `# Written by RStudio Pool (backend/providers/local/jupyter.ts).
+from notebook.base.handlers import IPythonHandler as _Handler
+
+_check_host = _Handler.check_host
+
+
+def _check_host_or_dot_localhost(self):
+    name = self.request.host.rsplit(":", 1)[0].lower() if not self.request.host.startswith("[") else ""
+    return name.endswith(".localhost") or _check_host(self)
+
+
+_Handler.check_host = _check_host_or_dot_localhost
+`;
+
 /** What the busy check reads from Jupyter: /api/status and the kernels. */
 export interface JupyterActivity {
   lastActivity: number | null;

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { AppName } from "../../config/apps";
 import type { LocalRuntime } from "../../config/schema";
-import { findJupyter, JUPYTER_CUSTOM_JS, jupyterConfig, type JupyterInstall } from "./jupyter";
+import { findJupyter, JUPYTER_CONFIG_PY, JUPYTER_CUSTOM_JS, jupyterConfig, type JupyterInstall } from "./jupyter";
 
 export type ConcreteRuntime = Exclude<LocalRuntime, "auto">;
 
@@ -126,6 +126,7 @@ function jupyterCommand(i: RuntimeInputs): LaunchCommand {
     },
     files: {
       [path.join(configDir, "jupyter_notebook_config.json")]: JSON.stringify(jupyterConfig({ port: i.port, home: i.home, allowRoot: i.asRoot ?? false }), null, 2),
+      [path.join(configDir, "jupyter_notebook_config.py")]: JUPYTER_CONFIG_PY,
       [path.join(configDir, "custom", "custom.js")]: JUPYTER_CUSTOM_JS,
     },
   };
