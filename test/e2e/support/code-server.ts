@@ -25,8 +25,6 @@ export interface CodeServerOptions {
   args?: (port: number) => string[];
   /** Host name the browser uses for the workbench (default 127.0.0.1). */
   host?: string;
-  /** VSCODE_PROXY_URI for code-server: where asExternalUri sends a local port (default its /proxy/<port>/). */
-  proxyUri?: string;
 }
 
 export class CodeServer {
@@ -60,10 +58,8 @@ export class CodeServer {
     const env: NodeJS.ProcessEnv = { ...process.env, ...o.env };
     delete env.RSTUDIO_POOL_TOKEN;
     if (o.token !== undefined) env.RSTUDIO_POOL_TOKEN = o.token;
-    const proxyUri = o.proxyUri;
     // code-server itself must not think it runs inside another VS Code.
     for (const k of Object.keys(env)) if (k.startsWith("VSCODE_")) delete env[k];
-    if (proxyUri) env.VSCODE_PROXY_URI = proxyUri;
     cs.proc = new ManagedProcess("code-server", codeServerBin(), [
       "--auth", "none",
       "--bind-addr", `127.0.0.1:${cs.port}`,

@@ -27,8 +27,6 @@ export interface SessionOptions {
   /** Extra code-server arguments, and the host name the browser opens it at. */
   vscodeArgs?: (port: number) => string[];
   vscodeHost?: string;
-  /** VSCODE_PROXY_URI for code-server (where asExternalUri maps a local port). */
-  vscodeProxyUri?: string;
 }
 
 export class Session {
@@ -60,7 +58,6 @@ export class Session {
         env: o.vscodeEnv,
         args: o.vscodeArgs,
         host: o.vscodeHost,
-        proxyUri: o.vscodeProxyUri,
         settings: { "rstudioPool.backendUrl": backend.url, "rstudioPool.heartbeatSeconds": 10, ...o.settings },
         logFile: path.join(dir, "code-server.log"),
       });
