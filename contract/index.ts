@@ -7,3 +7,4 @@ export * from "./wire";
 export * from "./states";
 export * from "./errors";
 export * from "./sessions";
+export * from "./apps";

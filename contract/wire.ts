@@ -5,6 +5,7 @@
  */
 
 import type { InstanceState } from "./states";
+import type { AppEndpoint, AppName } from "./apps";
 
 export interface InstanceView {
   instanceId: string;
@@ -31,6 +32,10 @@ export interface InstanceView {
    * interruption): the user's home moves there and the extension reopens RStudio on it.
    */
   replacementId: string | null;
+  /** The web app the user reaches there: the purpose's app, or what the provider really runs. Absent from older backends: rstudio. */
+  app?: AppName;
+  /** Every app it serves (the main one first); the extension opens either. */
+  apps?: AppName[];
 }
 
 export interface MeResponse {
@@ -47,6 +52,10 @@ export interface PurposeView {
   currency: string;
   idleTimeoutSeconds: number;
   max: number;
+  /** The web app its instances serve: "rstudio" (RStudio Server) or "jupyter" (Jupyter Notebook, R kernel). Absent from older backends: rstudio. */
+  app?: AppName;
+  /** Every app its instances serve with its port there, the main app first. */
+  apps?: AppEndpoint[];
 }
 
 export interface PurposesResponse {
@@ -80,6 +89,8 @@ export interface HeartbeatResponse {
 export interface ConnectionRequest {
   /** The 127.0.0.1 port the client will forward to (SSM); ignored for direct connections. */
   localPort?: number;
+  /** Which of the instance's apps to reach; absent means its main app. */
+  app?: AppName;
 }
 
 export interface DirectConnection {
@@ -88,6 +99,8 @@ export interface DirectConnection {
   port: number;
   /** Path the web app is served under. */
   path: string;
+  /** The app this connection reaches. */
+  app?: AppName;
 }
 
 export interface SsmConnection {
@@ -101,6 +114,8 @@ export interface SsmConnection {
   parameters: Record<string, string[]>;
   /** SSM endpoint URL the plugin should talk to. */
   endpoint: string;
+  /** The app this connection reaches. */
+  app?: AppName;
 }
 
 export type ConnectionResponse = DirectConnection | SsmConnection;

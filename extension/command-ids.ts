@@ -5,6 +5,7 @@
  */
 export const COMMANDS = {
   claim: "rstudioPool.claim",
+  claimJupyter: "rstudioPool.claimJupyter",
   release: "rstudioPool.release",
   refresh: "rstudioPool.refresh",
   signIn: "rstudioPool.signIn",
@@ -30,4 +31,8 @@ export const CONFIG_SECTION = "rstudioPool";
 export const CONTEXT_KEYS = {
   signedIn: "rstudioPool.signedIn",
   hasInstances: "rstudioPool.hasInstances",
+  /** The purposes list was fetched (until then Claim Jupyter stays offered). */
+  purposesKnown: "rstudioPool.purposesKnown",
+  /** Some purpose of the pool serves Jupyter. */
+  hasJupyterPurpose: "rstudioPool.hasJupyterPurpose",
 } as const;

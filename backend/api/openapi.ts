@@ -44,7 +44,7 @@ export function openApiDocument(version: string) {
         post: {
           summary: "How to reach its web app: direct host and port, or an SSM port-forwarding session",
           parameters: [idParam],
-          requestBody: { content: { "application/json": { schema: { type: "object", properties: { localPort: { type: "integer", minimum: 1024, maximum: 65535 } }, additionalProperties: false } } } },
+          requestBody: { content: { "application/json": { schema: { type: "object", properties: { localPort: { type: "integer", minimum: 1024, maximum: 65535 }, app: { enum: ["rstudio", "jupyter"], description: "Which of the instance's apps to reach (default: its main app)" } }, additionalProperties: false } } } },
           responses: { "200": json({ oneOf: [{ $ref: "#/components/schemas/DirectConnection" }, { $ref: "#/components/schemas/SsmConnection" }] }), ...errors(400, 401, 404, 409, 503) },
         },
       },
@@ -89,6 +89,12 @@ export function openApiDocument(version: string) {
                   currency: { type: "string" },
                   idleTimeoutSeconds: { type: "integer" },
                   max: { type: "integer" },
+                  app: { enum: ["rstudio", "jupyter"], description: "The web app the purpose's instances serve" },
+                  apps: {
+                    type: "array",
+                    description: "Every app they serve with its port on the instance, the main app first",
+                    items: { type: "object", properties: { app: { enum: ["rstudio", "jupyter"] }, port: { type: "integer" } } },
+                  },
                 },
               },
             },
@@ -112,10 +118,12 @@ export function openApiDocument(version: string) {
             endedAt: { type: ["string", "null"], format: "date-time" },
             idleDeadline: { type: ["string", "null"], format: "date-time" },
             expiresAt: { type: ["string", "null"], format: "date-time" },
+            app: { enum: ["rstudio", "jupyter"], description: "The web app the user reaches there" },
+            apps: { type: "array", items: { enum: ["rstudio", "jupyter"] }, description: "Every app it serves, the main one first" },
           },
         },
         Claim: { type: "object", properties: { instance: { $ref: "#/components/schemas/Instance" }, source: { enum: ["existing", "warm", "launched"] } } },
-        DirectConnection: { type: "object", properties: { kind: { const: "direct" }, host: { type: "string" }, port: { type: "integer" }, path: { type: "string" } } },
+        DirectConnection: { type: "object", properties: { kind: { const: "direct" }, host: { type: "string" }, port: { type: "integer" }, path: { type: "string" }, app: { enum: ["rstudio", "jupyter"] } } },
         SsmConnection: {
           type: "object",
           properties: {
@@ -128,6 +136,7 @@ export function openApiDocument(version: string) {
             documentName: { type: "string" },
             parameters: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
             endpoint: { type: "string" },
+            app: { enum: ["rstudio", "jupyter"] },
           },
         },
         Costs: {

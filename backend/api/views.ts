@@ -1,4 +1,5 @@
 /** Turns database rows into the /v1 wire shapes of api/contract.ts. */
+import { isAppName, purposeApps, type AppName } from "../config/apps";
 import type { PoolConfig } from "../config/schema";
 import type { Instance } from "../pool/api";
 import type { InstanceView, PurposeView } from "../../contract";
@@ -8,6 +9,9 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 export function instanceView(i: Instance, config: PoolConfig): InstanceView {
   const purpose = config.purposes.find((p) => p.name === i.purpose);
   const expires = purpose ? i.launchedAt + purpose.maxLifetimeSeconds * 1000 : null;
+  // A provider that runs one app whatever the purpose says (local) records which at launch.
+  const ran = isAppName(i.details?.app) ? i.details.app : null;
+  const apps: AppName[] = ran ? [ran] : purpose ? purposeApps(purpose).map((a) => a.app) : ["rstudio"];
   return {
     instanceId: i.id,
     purpose: i.purpose,
@@ -25,6 +29,8 @@ export function instanceView(i: Instance, config: PoolConfig): InstanceView {
     idleDeadline: iso(i.idleDeadline),
     expiresAt: i.endedAt === null ? iso(expires) : null,
     replacementId: typeof i.details.replacementId === "string" ? i.details.replacementId : null,
+    app: apps[0]!,
+    apps,
   };
 }
 
@@ -37,5 +43,7 @@ export function purposeView(p: PoolConfig["purposes"][number], config: PoolConfi
     currency: config.currency,
     idleTimeoutSeconds: p.idleTimeoutSeconds,
     max: p.max,
+    app: p.app,
+    apps: purposeApps(p),
   };
 }

@@ -86,7 +86,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
   const runtime = oneOf<LocalRuntime>(
     env,
     "POOL_LOCAL_RUNTIME",
-    ["auto", "docker", "rserver", "command", "placeholder"],
+    ["auto", "docker", "rserver", "jupyter", "command", "placeholder"],
     "auto",
   );
   if (runtime === "command" && !env.POOL_LOCAL_COMMAND) {

@@ -5,6 +5,7 @@
  * so the error names the field that is wrong.
  */
 import { z } from "zod";
+import { APP_NAMES, APPS } from "./apps";
 
 const name = z
   .string()
@@ -74,11 +75,18 @@ export const ec2PurposeSchema = z
   })
   .strict();
 
+const appName = z.enum(APP_NAMES);
+
 export const purposeSchema = z
   .object({
     name,
     description: z.string().max(500).default(""),
-    servicePort: z.number().int().min(1).max(65535).default(8787),
+    /** The web app the instances serve (RStudio Server or Jupyter Notebook with the R kernel). */
+    app: appName.default("rstudio"),
+    /** Other apps the instances serve beside `app`, each on its own default port (EC2 images). */
+    extraApps: z.array(appName).max(APP_NAMES.length).default([]),
+    /** Port of `app` on the instance; absent means the app's own (8787 RStudio, 8888 Jupyter). */
+    servicePort: z.number().int().min(1).max(65535).optional(),
     minFree: z.number().int().min(0).default(0),
     max: z.number().int().min(1).default(10),
     idleTimeoutSeconds: z.number().int().min(1).default(3600),
@@ -98,7 +106,16 @@ export const purposeSchema = z
     rebalance: z.enum(["ignore", "warn", "move-when-idle"]).default("warn"),
     ec2: ec2PurposeSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const main = p.servicePort ?? APPS[p.app].defaultPort;
+    for (const [i, extra] of p.extraApps.entries()) {
+      if (extra !== p.app && APPS[extra].defaultPort === main) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["extraApps", i], message: `${extra} listens on ${main}, the servicePort of ${p.app}; pick another servicePort` });
+      }
+    }
+  })
+  .transform((p) => ({ ...p, servicePort: p.servicePort ?? APPS[p.app].defaultPort }));
 
 export const configFileSchema = z
   .object({
@@ -133,7 +150,7 @@ export type Ec2PurposeConfig = z.infer<typeof ec2PurposeSchema>;
 export type ConfigFile = z.infer<typeof configFileSchema>;
 
 export type ProviderKind = "local" | "ec2";
-export type LocalRuntime = "auto" | "docker" | "rserver" | "command" | "placeholder";
+export type LocalRuntime = "auto" | "docker" | "rserver" | "jupyter" | "command" | "placeholder";
 
 export interface BudgetConfig {
   defaultUserMonthly?: number;

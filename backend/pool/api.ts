@@ -8,6 +8,7 @@
  * own module, add its signature to one of the interfaces below (or a new one that PoolApi
  * extends), and add the one-line method to Pool that calls it.
  */
+import type { AppName } from "../config/apps";
 import type { PoolConfig, PurposeConfig } from "../config/schema";
 import type { CostReport, ReportRequest } from "../cost/report";
 import type { Instance } from "../store/instances";
@@ -23,7 +24,7 @@ export interface UserOperations {
   getMine(userId: string, id: string): Promise<Instance>;
   heartbeat(userId: string, id: string): Promise<{ idleDeadline: number }>;
   release(userId: string, id: string): Promise<Instance>;
-  connect(userId: string, id: string, localPort?: number): Promise<ConnectionResponse>;
+  connect(userId: string, id: string, localPort?: number, app?: AppName): Promise<ConnectionResponse>;
   /** Every configured purpose with its price per hour now (null when unknown). */
   purposePrices(): Promise<Array<{ purpose: PurposeConfig; hourlyPrice: number | null }>>;
   /** A new token for the owner's SSM session that the service closed (the native client's resume). */

@@ -6,6 +6,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import type { AppName } from "../config/apps";
 import type { PoolConfig, PurposeConfig } from "../config/schema";
 import type { Provider } from "../providers/types";
 import type { Store } from "../store/db";
@@ -116,8 +117,8 @@ export class Pool implements PoolApi {
     return getInstance(this.ctx.db, inst.id);
   }
 
-  connect(userId: string, id: string, localPort?: number): Promise<ConnectionResponse> {
-    return connectOwned(this.ctx, userId, id, localPort);
+  connect(userId: string, id: string, localPort?: number, app?: AppName): Promise<ConnectionResponse> {
+    return connectOwned(this.ctx, userId, id, localPort, app);
   }
 
   purposePrices(): Promise<Array<{ purpose: PurposeConfig; hourlyPrice: number | null }>> {

@@ -4,6 +4,7 @@
  * of someone else answers exactly like one that does not exist.
  */
 import type { ConnectionResponse } from "../../contract";
+import type { AppName } from "../config/apps";
 import { PoolError } from "../errors";
 import { isServing, SERVING_STATES } from "../../contract";
 import { getForUser, getInstance, listForUser, updateInstance, type Instance } from "../store/instances";
@@ -88,12 +89,12 @@ export async function releaseOwned(ctx: PoolContext, userId: string, id: string)
   return (await getInstance(ctx.db, id)) ?? inst;
 }
 
-export async function connectOwned(ctx: PoolContext, userId: string, id: string, localPort?: number): Promise<ConnectionResponse> {
+export async function connectOwned(ctx: PoolContext, userId: string, id: string, localPort?: number, app?: AppName): Promise<ConnectionResponse> {
   const inst = await getOwnedInstance(ctx, userId, id);
   if (inst.ownerId !== userId || inst.state !== "running") {
     const hint = inst.state === "launching" || inst.state === "booting" ? "wait until it is running" : "claim a new one";
     throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; ${hint}.`);
   }
   const purpose = purposeOf(ctx, inst.purpose);
-  return ctx.provider.connect(toRef(inst), purpose, { userId, localPort });
+  return ctx.provider.connect(toRef(inst), purpose, { userId, localPort, app });
 }

@@ -5,6 +5,7 @@
  * with the same arguments (a restart replays whatever was in flight).
  */
 import type { ConnectionResponse, ResumeSessionResponse } from "../../contract";
+import type { AppName } from "../config/apps";
 import type { PurposeConfig } from "../config/schema";
 
 /** What the pool knows of an instance when it asks the provider to act on it. */
@@ -83,6 +84,8 @@ export const INTERRUPTION_WARNING_MS = 120_000;
 export interface ConnectRequest {
   userId: string;
   localPort?: number;
+  /** Which of the instance's apps to reach; absent means the purpose's main app. */
+  app?: AppName;
 }
 
 /** Thrown (as PoolError codes) by providers: PROVIDER_THROTTLED and PROVIDER_UNAVAILABLE are retried. */

@@ -5,6 +5,7 @@
  */
 import type {
   ApiErrorBody,
+  AppName,
   ClaimResponse,
   ConnectionResponse,
   CostsResponse,
@@ -61,8 +62,8 @@ export class BackendClient {
   heartbeat(id: string, signal?: AbortSignal): Promise<HeartbeatResponse> {
     return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/heartbeat`, {}, signal);
   }
-  connection(id: string, localPort?: number, signal?: AbortSignal): Promise<ConnectionResponse> {
-    return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/connection`, localPort ? { localPort } : {}, signal);
+  connection(id: string, localPort?: number, signal?: AbortSignal, app?: AppName): Promise<ConnectionResponse> {
+    return this.request("POST", `/v1/instances/${encodeURIComponent(id)}/connection`, { ...(localPort ? { localPort } : {}), ...(app ? { app } : {}) }, signal);
   }
   /** A new token for an SSM session whose WebSocket the service closed (ResumeSession). */
   resumeSession(id: string, sessionId: string, signal?: AbortSignal): Promise<ResumeSessionResponse> {

@@ -4,7 +4,8 @@
  * through the tunnel. A cancel stops waiting and is not an error: the instance stays claimed
  * (it shows in the tree; unused, the idle reaper takes it).
  */
-import type { ClaimResponse, InstanceView } from "../../contract";
+import type { AppName, ClaimResponse, InstanceView } from "../../contract";
+import { appToOpen } from "./apps";
 import type { BackendClient } from "./backend-client";
 import { sleep, type Clock, type Log } from "./emitter";
 import { CancelledError, ExtensionError, isCancel, throwIfCancelled } from "./errors";
@@ -26,8 +27,8 @@ export interface OpenedTunnel {
 
 export interface ClaimFlowDeps {
   client: Pick<BackendClient, "claim" | "instance">;
-  /** Opens (or reuses) the tunnel to a running instance and resolves once RStudio answers through it. */
-  openTunnel: (instance: InstanceView, signal: AbortSignal) => Promise<OpenedTunnel>;
+  /** Opens (or reuses) the tunnel to a running instance's app and resolves once it answers through it. */
+  openTunnel: (instance: InstanceView, signal: AbortSignal, app: AppName) => Promise<OpenedTunnel>;
   clock: Clock;
   log: Log;
   pollMs?: number;
@@ -36,13 +37,14 @@ export interface ClaimFlowDeps {
 }
 
 export type ClaimOutcome =
-  | { kind: "ready"; instance: InstanceView; source: ClaimResponse["source"]; localPort: number }
+  | { kind: "ready"; instance: InstanceView; source: ClaimResponse["source"]; localPort: number; app: AppName }
   | { kind: "cancelled"; instance: InstanceView | null };
 
 export class ClaimFlow {
   constructor(private readonly d: ClaimFlowDeps) {}
 
-  async run(purpose: string | undefined, onStage: (stage: ClaimStage, instance: InstanceView | null) => void, signal: AbortSignal): Promise<ClaimOutcome> {
+  /** Claims an instance of the purpose and opens `app` on it (the instance's main app when it does not serve that one). */
+  async run(purpose: string | undefined, onStage: (stage: ClaimStage, instance: InstanceView | null) => void, signal: AbortSignal, app?: AppName): Promise<ClaimOutcome> {
     let instance: InstanceView | null = null;
     try {
       onStage("waiting", null);
@@ -52,13 +54,14 @@ export class ClaimFlow {
       instance = await this.untilRunning(instance, onStage, signal);
       onStage("tunnel", instance);
       const running = instance;
-      const tunnel = await this.d.openTunnel(instance, signal).catch((err: unknown) => {
+      const opened = appToOpen(instance, app);
+      const tunnel = await this.d.openTunnel(instance, signal, opened).catch((err: unknown) => {
         // The claim worked; only the connection failed. Say so (the instance is billing).
         throw isCancel(err) ? err : new TunnelOpenError(running, err);
       });
       throwIfCancelled(signal);
       onStage("ready", instance);
-      return { kind: "ready", instance, source: claimed.source, localPort: tunnel.localPort };
+      return { kind: "ready", instance, source: claimed.source, localPort: tunnel.localPort, app: opened };
     } catch (err) {
       if (isCancel(err) || signal.aborted) {
         this.d.log.info(`claim cancelled${instance ? ` while ${instance.instanceId} was ${instance.state}` : ""}`);

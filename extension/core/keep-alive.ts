@@ -1,7 +1,8 @@
 /**
  * Keep-alive, honestly: an instance gets heartbeats only while its user really works with it,
  * i.e. its RStudio panel is visible and the VS Code window has focus, or traffic went through its
- * tunnel in the last few minutes. When the user is away nothing is sent, so the backend's idle
+ * tunnel in the last few minutes, or its app reported work of its own (Jupyter: a busy kernel or
+ * a new last_activity) in that time. When the user is away nothing is sent, so the backend's idle
  * reaper takes forgotten instances and they stop costing money.
  */
 import type { HeartbeatResponse } from "../../contract";
@@ -15,6 +16,7 @@ export class ActivityMonitor {
   private focused = true;
   private readonly visiblePanels = new Set<string>();
   private readonly lastTraffic = new Map<string, number>();
+  private readonly lastAppWork = new Map<string, number>();
 
   constructor(
     private readonly clock: Pick<Clock, "now">,
@@ -31,16 +33,23 @@ export class ActivityMonitor {
   noteTraffic(instanceId: string): void {
     this.lastTraffic.set(instanceId, this.clock.now());
   }
+  /** The instance's app said it worked (a busy Jupyter kernel): counts like traffic. */
+  noteAppWork(instanceId: string): void {
+    this.lastAppWork.set(instanceId, this.clock.now());
+  }
   forget(instanceId: string): void {
     this.visiblePanels.delete(instanceId);
     this.lastTraffic.delete(instanceId);
+    this.lastAppWork.delete(instanceId);
   }
 
   /** Why the instance counts as in use, or null when the user is away from it. */
-  activeReason(instanceId: string): "panel" | "traffic" | null {
+  activeReason(instanceId: string): "panel" | "traffic" | "app" | null {
     if (this.focused && this.visiblePanels.has(instanceId)) return "panel";
     const t = this.lastTraffic.get(instanceId);
     if (t !== undefined && this.clock.now() - t < this.trafficWindowMs) return "traffic";
+    const w = this.lastAppWork.get(instanceId);
+    if (w !== undefined && this.clock.now() - w < this.trafficWindowMs) return "app";
     return null;
   }
 }
@@ -57,6 +66,8 @@ export interface KeepAliveOptions {
   onDeadline?: (instanceId: string, idleDeadline: string) => void;
   /** The backend says the instance is gone (refresh the list). */
   onGone?: (instanceId: string) => void;
+  /** Asks the instance's app whether it worked (Jupyter's activity); only for instances not in use otherwise. */
+  probeAppWork?: (instanceId: string) => Promise<boolean>;
 }
 
 export class KeepAlive implements Disposable {
@@ -72,6 +83,15 @@ export class KeepAlive implements Disposable {
 
   /** One round: a heartbeat for every instance in use, none for the others. */
   async tick(): Promise<void> {
+    const probe = this.o.probeAppWork;
+    if (probe) {
+      const idle = this.o.instances().filter((id) => this.o.monitor.activeReason(id) === null);
+      await Promise.all(
+        idle.map(async (id) => {
+          if (await probe(id).catch(() => false)) this.o.monitor.noteAppWork(id);
+        }),
+      );
+    }
     const due = this.o.instances().filter((id) => !this.inFlight.has(id) && this.o.monitor.activeReason(id) !== null);
     await Promise.all(due.map((id) => this.beat(id)));
   }

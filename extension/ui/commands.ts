@@ -1,6 +1,7 @@
 /** The command handlers: each one turns a user action into calls on the services. */
 import * as vscode from "vscode";
-import type { InstanceView, PurposeView } from "../../contract";
+import type { AppName, InstanceView, PurposeView } from "../../contract";
+import { appTitle, instanceApps, mainApp, purposeServes } from "../core/apps";
 import { COMMANDS, type CommandId } from "../command-ids";
 import { STAGE_TITLES } from "../core/claim-flow";
 import { costDetailsMarkdown } from "../core/cost-indicator";
@@ -40,31 +41,44 @@ async function resolveInstance(s: Services, target: Target, filter: (i: Instance
   return pick?.instance;
 }
 
-async function choosePurpose(s: Services): Promise<string | undefined | null> {
-  const { purposes, defaultPurpose } = await s.client.purposes();
+/**
+ * The purposes that serve the app, each shown with its apps and price. Claim RStudio falls back
+ * to every purpose when none serves RStudio (a Jupyter-only pool); Claim Jupyter says there is none.
+ */
+async function choosePurpose(s: Services, app: AppName): Promise<string | undefined | null> {
+  const { purposes: all, defaultPurpose } = await s.client.purposes();
+  const serving = all.filter((p) => purposeServes(p, app));
+  if (serving.length === 0 && app === "jupyter") {
+    const pick = await vscode.window.showInformationMessage("No purpose of this RStudio Pool serves Jupyter. Ask your admin for one (a purpose with app: jupyter), or claim RStudio.", "Claim RStudio");
+    if (pick) void vscode.commands.executeCommand(COMMANDS.claim);
+    return null;
+  }
+  const purposes = serving.length ? serving : all;
   const configured = s.settings().defaultPurpose;
   if (configured && purposes.some((p) => p.name === configured)) return configured;
   if (purposes.length <= 1) return purposes[0]?.name ?? defaultPurpose;
   const price = (p: PurposeView) => (p.hourlyPrice === null ? "price unknown" : `${formatMoney(p.hourlyPrice, p.currency)}/h`);
+  const apps = (p: PurposeView) => (p.apps?.length ? p.apps.map((a) => appTitle(a.app)) : [appTitle(mainApp(p))]).join(" + ");
   const pick = await vscode.window.showQuickPick(
-    purposes.map((p) => ({ label: p.name, description: price(p), detail: p.description || undefined, picked: p.name === defaultPurpose })),
-    { placeHolder: "Which kind of RStudio do you need?", title: "Claim RStudio" },
+    purposes.map((p) => ({ label: p.name, description: `${apps(p)} · ${price(p)}`, detail: p.description || undefined, picked: p.name === defaultPurpose })),
+    { placeHolder: `Which kind of ${appTitle(app)} do you need?`, title: `Claim ${appTitle(app)}` },
   );
   return pick ? pick.label : null; // null: the user dismissed the pick
 }
 
-async function claim(s: Services, purposeArg?: string): Promise<void> {
+async function claim(s: Services, purposeArg?: string, app: AppName = "rstudio"): Promise<void> {
   if (!(await s.requireToken())) return;
   let purpose: string | undefined | null;
   try {
-    purpose = purposeArg ?? (await choosePurpose(s));
+    purpose = purposeArg ?? (await choosePurpose(s, app));
   } catch (err) {
-    return showFailure(describeFailure("list", "the purposes", err), () => claim(s, purposeArg));
+    return showFailure(describeFailure("list", "the purposes", err), () => claim(s, purposeArg, app));
   }
   if (purpose === null) return;
+  const title = `Claim ${appTitle(app)}`;
   try {
     const outcome = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "Claim RStudio", cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
       async (progress, token) => {
         const abort = new AbortController();
         const sub = token.onCancellationRequested(() => abort.abort());
@@ -73,9 +87,11 @@ async function claim(s: Services, purposeArg?: string): Promise<void> {
             purpose ?? undefined,
             (stage, inst) => {
               if (inst) s.store.upsert(inst);
-              progress.report({ message: `${STAGE_TITLES[stage]}${inst && stage !== "ready" ? ` (${inst.instanceType ?? inst.purpose})` : ""}…` });
+              const text = stage === "ready" && inst ? `${appTitle(mainApp(inst))} ready` : STAGE_TITLES[stage];
+              progress.report({ message: `${text}${inst && stage !== "ready" ? ` (${inst.instanceType ?? inst.purpose})` : ""}…` });
             },
             abort.signal,
+            app,
           );
         } finally {
           sub.dispose();
@@ -85,9 +101,9 @@ async function claim(s: Services, purposeArg?: string): Promise<void> {
     void s.poller.refresh();
     void s.costPoller.refresh();
     if (outcome.kind === "cancelled") return;
-    s.log.info(`RStudio ready: ${outcome.instance.instanceId} on 127.0.0.1:${outcome.localPort}`);
-    if (s.settings().openIn === "browser") await s.openInBrowser(outcome.instance.instanceId);
-    else await s.panels.createOrShow(outcome.instance);
+    s.log.info(`${appTitle(outcome.app)} ready: ${outcome.instance.instanceId} on 127.0.0.1:${outcome.localPort}`);
+    if (s.settings().openIn === "browser") await s.openInBrowser(outcome.instance.instanceId, outcome.app);
+    else await s.panels.createOrShow(outcome.instance, outcome.app);
   } catch (err) {
     void s.poller.refresh();
     if (err instanceof TunnelOpenError) {
@@ -96,18 +112,30 @@ async function claim(s: Services, purposeArg?: string): Promise<void> {
       s.log.error(f.message);
       return showFailure(f, () => s.panels.createOrShow(err.instance));
     }
-    const f = describeFailure("claim", "RStudio", err);
+    const f = describeFailure("claim", appTitle(app), err);
     s.log.error(f.message);
-    return showFailure(f, () => claim(s, purposeArg));
+    return showFailure(f, () => claim(s, purposeArg, app));
   }
+}
+
+/** The app to open on an instance that serves more than one (RStudio and Jupyter side by side). */
+async function pickApp(inst: InstanceView): Promise<AppName | undefined> {
+  const apps = instanceApps(inst);
+  if (apps.length === 1) return apps[0];
+  const pick = await vscode.window.showQuickPick(
+    apps.map((app) => ({ label: appTitle(app), app })),
+    { placeHolder: `Open which app of ${inst.purpose} (${inst.instanceId})?` },
+  );
+  return pick?.app;
 }
 
 async function release(s: Services, target: Target): Promise<void> {
   if (!(await s.requireToken())) return;
   const inst = await resolveInstance(s, target, (i) => ["running", "launching", "booting"].includes(i.state));
   if (!inst) return;
+  const name = appTitle(mainApp(inst));
   const ok = await vscode.window.showWarningMessage(
-    `Release RStudio (${inst.purpose}, ${inst.instanceId})? The instance is terminated; unsaved work in its R session is lost. Files in your home directory are kept.`,
+    `Release ${name} (${inst.purpose}, ${inst.instanceId})? The instance is terminated; unsaved work in its R session is lost. Files in your home directory are kept.`,
     { modal: true },
     "Release",
   );
@@ -119,9 +147,9 @@ async function release(s: Services, target: Target): Promise<void> {
     await s.tunnels.close(inst.instanceId);
     s.panels.close(inst.instanceId);
     s.log.info(`released ${inst.instanceId}`);
-    void vscode.window.showInformationMessage(`Released RStudio (${inst.purpose}). It stops costing money now.`);
+    void vscode.window.showInformationMessage(`Released ${name} (${inst.purpose}). It stops costing money now.`);
   } catch (err) {
-    await showFailure(describeFailure("release", `RStudio ${inst.instanceId}`, err));
+    await showFailure(describeFailure("release", `${name} ${inst.instanceId}`, err));
   } finally {
     void s.poller.refresh();
     void s.costPoller.refresh();
@@ -183,6 +211,7 @@ async function showDetails(s: Services, target: Target): Promise<void> {
 export function registerCommands(s: Services): vscode.Disposable[] {
   const handlers: Record<CommandId, (...args: any[]) => unknown> = {
     [COMMANDS.claim]: (purpose?: unknown) => claim(s, typeof purpose === "string" ? purpose : undefined),
+    [COMMANDS.claimJupyter]: (purpose?: unknown) => claim(s, typeof purpose === "string" ? purpose : undefined, "jupyter"),
     [COMMANDS.release]: (t: Target) => release(s, t),
     [COMMANDS.refresh]: async () => {
       await Promise.all([s.poller.refresh(), s.costPoller.refresh()]);
@@ -193,11 +222,13 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     [COMMANDS.showOutput]: () => s.output.show(true),
     [COMMANDS.openInEditor]: async (t: Target) => {
       const inst = await resolveInstance(s, t, (i) => i.state === "running");
-      if (inst) await s.panels.createOrShow(inst);
+      const app = inst && (await pickApp(inst));
+      if (inst && app) await s.panels.createOrShow(inst, app);
     },
     [COMMANDS.openInBrowser]: async (t: Target) => {
       const inst = await resolveInstance(s, t, (i) => i.state === "running");
-      if (inst) await s.openInBrowser(inst.instanceId);
+      const app = inst && (await pickApp(inst));
+      if (inst && app) await s.openInBrowser(inst.instanceId, app);
     },
     [COMMANDS.copyInstanceId]: async (t: Target) => {
       const inst = await resolveInstance(s, t, () => true);
@@ -216,7 +247,7 @@ export function uriHandler(s: Services): vscode.UriHandler {
     handleUri(uri: vscode.Uri) {
       const q = new URLSearchParams(uri.query);
       s.log.info(`opened by URI ${uri.path}`);
-      if (uri.path === "/claim") void claim(s, q.get("purpose") ?? undefined);
+      if (uri.path === "/claim") void claim(s, q.get("purpose") ?? undefined, q.get("app") === "jupyter" ? "jupyter" : "rstudio");
       else if (uri.path === "/open" && q.get("instance")) void vscode.commands.executeCommand(COMMANDS.openInEditor, q.get("instance"));
       else void vscode.window.showWarningMessage(`RStudio Pool does not know the link ${uri.path}; use /claim or /open?instance=<id>.`);
     },

@@ -1,17 +1,18 @@
 /**
- * RStudio in webview panels: one per instance, reused (createOrShow). The iframe points at the
+ * RStudio (or Jupyter) in webview panels: one per instance and app, reused (createOrShow). The iframe points at the
  * instance's tunnel through vscode.env.asExternalUri, so it also works in remote and
  * browser-based VS Code. A panel follows its tunnel: connecting, the frame, or a "tunnel down"
  * page with a retry button. Its visibility feeds the keep-alive's activity monitor.
  */
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
-import type { InstanceView } from "../../contract";
+import type { AppName, InstanceView } from "../../contract";
 import { PANEL_VIEW_TYPE } from "../command-ids";
+import { appTitle, mainApp, tunnelApp } from "../core/apps";
 import type { Log } from "../core/emitter";
 import { describeFailure, isCancel } from "../core/errors";
 import type { ActivityMonitor } from "../core/keep-alive";
-import type { InstanceTunnel, TunnelManager } from "../core/tunnels/tunnel-manager";
+import { tunnelKey, type InstanceTunnel, type TunnelManager } from "../core/tunnels/tunnel-manager";
 import { isPanelMessage, panelHtml, type PanelView } from "./panel-html";
 
 export interface PanelDeps {
@@ -19,7 +20,7 @@ export interface PanelDeps {
   tunnels: TunnelManager;
   monitor: ActivityMonitor;
   log: Log;
-  openInBrowser: (instanceId: string) => Promise<void>;
+  openInBrowser: (instanceId: string, app?: AppName) => Promise<void>;
 }
 
 class RStudioPanel implements vscode.Disposable {
@@ -33,6 +34,9 @@ class RStudioPanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly d: PanelDeps,
     private readonly onDispose: () => void,
+    /** The app shown, when it is not the instance's main app (its tunnel is a second one). */
+    private readonly app?: AppName,
+    private readonly appName = "RStudio",
   ) {
     this.disposables.push(
       panel.onDidDispose(() => this.dispose()),
@@ -40,7 +44,7 @@ class RStudioPanel implements vscode.Disposable {
       panel.webview.onDidReceiveMessage((m: unknown) => {
         if (!isPanelMessage(m)) return;
         if (m.type === "reload") void panel.webview.postMessage({ type: "reloadFrame" });
-        else if (m.type === "openInBrowser") void d.openInBrowser(instanceId);
+        else if (m.type === "openInBrowser") void d.openInBrowser(instanceId, app);
         else if (m.type === "retry") void this.connect();
       }),
     );
@@ -64,10 +68,10 @@ class RStudioPanel implements vscode.Disposable {
 
   /** Opens (or reuses) the tunnel and shows RStudio through it. */
   async connect(): Promise<void> {
-    this.render({ kind: "connecting", message: "Opening the tunnel to RStudio…" });
+    this.render({ kind: "connecting", message: `Opening the tunnel to ${this.appName}…` });
     let tunnel: InstanceTunnel;
     try {
-      tunnel = await this.d.tunnels.open(this.instanceId);
+      tunnel = await this.d.tunnels.open(this.instanceId, undefined, this.app);
     } catch (err) {
       if (isCancel(err)) return;
       this.render({ kind: "down", message: describeFailure("open the tunnel to", this.instanceId, err).message });
@@ -109,15 +113,18 @@ export class RStudioPanels implements vscode.Disposable {
 
   constructor(private readonly d: PanelDeps) {}
 
-  async createOrShow(instance: InstanceView): Promise<void> {
-    const existing = this.panels.get(instance.instanceId);
+  /** Shows one app of the instance (its main app by default) in its panel. */
+  async createOrShow(instance: InstanceView, app: AppName = mainApp(instance)): Promise<void> {
+    const second = tunnelApp(instance, app);
+    const key = tunnelKey(instance.instanceId, second);
+    const existing = this.panels.get(key);
     if (existing) {
       existing.panel.reveal();
       return;
     }
     const panel = vscode.window.createWebviewPanel(
       PANEL_VIEW_TYPE,
-      `RStudio: ${instance.purpose}`,
+      `${appTitle(app)}: ${instance.purpose}`,
       vscode.ViewColumn.Active,
       {
         enableScripts: true,
@@ -126,13 +133,14 @@ export class RStudioPanels implements vscode.Disposable {
       },
     );
     panel.iconPath = vscode.Uri.joinPath(this.d.extensionUri, "media", "rstudio-pool.svg");
-    const entry = new RStudioPanel(instance.instanceId, panel, this.d, () => this.panels.delete(instance.instanceId));
-    this.panels.set(instance.instanceId, entry);
+    const entry = new RStudioPanel(instance.instanceId, panel, this.d, () => this.panels.delete(key), second, appTitle(app));
+    this.panels.set(key, entry);
     await entry.connect();
   }
 
+  /** Closes the instance's panels (one per app it showed). */
   close(instanceId: string): void {
-    this.panels.get(instanceId)?.dispose();
+    for (const p of [...this.panels.values()]) if (p.instanceId === instanceId) p.dispose();
   }
 
   isOpen(instanceId: string): boolean {

@@ -6,7 +6,9 @@
  */
 import { spawn } from "node:child_process";
 import * as vscode from "vscode";
-import { isServing, type CostsResponse } from "../../contract";
+import { isServing, type AppName, type CostsResponse } from "../../contract";
+import { JupyterActivityProbe } from "../core/app-activity";
+import { appTitle, instanceApps, purposeServes, tunnelApp } from "../core/apps";
 import { CONFIG_SECTION, CONTEXT_KEYS, OUTPUT_CHANNEL_NAME, TREE_VIEW_ID } from "../command-ids";
 import { BackendClient } from "../core/backend-client";
 import { ClaimFlow } from "../core/claim-flow";
@@ -57,6 +59,7 @@ export class Services implements vscode.Disposable {
   readonly claimFlow: ClaimFlow;
   readonly watcher = new InstanceWatcher();
   costs: CostsResponse | null = null;
+  private readonly jupyterProbe = new JupyterActivityProbe();
   private readonly disposables: vscode.Disposable[] = [];
   private treeVisible = false;
   private focused = vscode.window.state.focused;
@@ -95,18 +98,19 @@ export class Services implements vscode.Disposable {
         if (inst) this.store.upsert({ ...inst, idleDeadline });
       },
       onGone: () => void this.poller.refresh(),
+      probeAppWork: (id) => this.jupyterWorked(id),
     });
     this.panels = new RStudioPanels({
       extensionUri: context.extensionUri,
       tunnels: this.tunnels,
       monitor: this.monitor,
       log: this.log,
-      openInBrowser: (id) => this.openInBrowser(id),
+      openInBrowser: (id, app) => this.openInBrowser(id, app),
     });
     this.costBar = new CostStatusBar();
     this.claimFlow = new ClaimFlow({
       client: this.client,
-      openTunnel: async (instance, signal) => this.tunnels.open(instance.instanceId, signal),
+      openTunnel: async (instance, signal, app) => this.tunnels.open(instance.instanceId, signal, tunnelApp(instance, app)),
       clock: systemClock,
       log: this.log,
     });
@@ -167,6 +171,27 @@ export class Services implements vscode.Disposable {
     this.updatePolling();
     void this.poller.refresh();
     if (signedIn) void this.costPoller.refresh();
+    if (signedIn) void this.refreshPurposes();
+  }
+
+  /** Which apps the pool's purposes serve, for the when-clauses of Claim Jupyter. */
+  async refreshPurposes(): Promise<void> {
+    try {
+      const { purposes } = await this.client.purposes();
+      await vscode.commands.executeCommand("setContext", CONTEXT_KEYS.hasJupyterPurpose, purposes.some((p) => purposeServes(p, "jupyter")));
+      await vscode.commands.executeCommand("setContext", CONTEXT_KEYS.purposesKnown, true);
+    } catch (err) {
+      this.log.warn(describeFailure("list", "the purposes", err).message);
+    }
+  }
+
+  /** The keep-alive's probe: did the instance's Jupyter work (busy kernel, new activity) since last asked? */
+  private async jupyterWorked(instanceId: string): Promise<boolean> {
+    const inst = this.store.find(instanceId);
+    if (!inst || !instanceApps(inst).includes("jupyter")) return false;
+    const at = this.tunnels.get(instanceId, tunnelApp(inst, "jupyter"))?.upstreamAddress();
+    if (!at) return false;
+    return this.jupyterProbe.worked(instanceId, at);
   }
 
   private updatePolling(): void {
@@ -268,13 +293,14 @@ export class Services implements vscode.Disposable {
     if (pick) void vscode.commands.executeCommand("rstudioPool.claim");
   }
 
-  async openInBrowser(instanceId: string): Promise<void> {
+  async openInBrowser(instanceId: string, app?: AppName): Promise<void> {
+    const inst = this.store.find(instanceId);
     try {
-      const tunnel = await this.tunnels.open(instanceId);
+      const tunnel = await this.tunnels.open(instanceId, undefined, inst ? tunnelApp(inst, app) : undefined);
       const uri = await vscode.env.asExternalUri(vscode.Uri.parse(`http://127.0.0.1:${tunnel.localPort}/`));
       await vscode.env.openExternal(uri);
     } catch (err) {
-      await showFailure(describeFailure("open", `RStudio ${instanceId} in the browser`, err));
+      await showFailure(describeFailure("open", `${appTitle(app ?? inst?.app ?? "rstudio")} ${instanceId} in the browser`, err));
     }
   }
 

@@ -1,6 +1,7 @@
 /** Draws the InstanceTreeModel rows in the "My Instances" tree; owns its change event. */
 import * as vscode from "vscode";
 import type { InstanceView } from "../../contract";
+import { appIcon, mainApp } from "../core/apps";
 import { instanceRow, type DetailLine, type InstanceRow, type RowIcon } from "../core/instance-tree-model";
 import type { InstanceStore } from "../core/instance-store";
 import { instanceRows } from "../core/instance-tree-model";
@@ -63,7 +64,8 @@ export class InstanceTreeProvider implements vscode.TreeDataProvider<Node>, vsco
     item.description = row.description;
     item.tooltip = row.tooltip;
     item.contextValue = row.contextValue;
-    item.iconPath = ICONS[row.icon];
+    // A running instance shows its app (RStudio's VM, Jupyter's notebook); other states their state.
+    item.iconPath = row.icon === "running" && mainApp(node.instance) !== "rstudio" ? new vscode.ThemeIcon(appIcon(mainApp(node.instance)), new vscode.ThemeColor("testing.iconPassed")) : ICONS[row.icon];
     if (row.contextValue === "instance.running") {
       item.command = { command: "rstudioPool.openInEditor", title: "Open in Editor", arguments: [node] };
     }

@@ -1,6 +1,7 @@
 /** The /v1 REST API for the extension: per-user, and a user only ever sees their own instances. */
 import { Router, type Response } from "express";
 import { z } from "zod";
+import { APP_NAMES } from "../../config/apps";
 import type { PoolApi } from "../../pool/api";
 import { requireUser, TokenCache, type AuthedRequest } from "../auth";
 import type {
@@ -20,7 +21,7 @@ import { instanceView, purposeView } from "../views";
 import type { CostService } from "../../pool/costs";
 
 const claimSchema = z.object({ purpose: z.string().min(1).max(64).optional() }).strict();
-const connectionSchema = z.object({ localPort: z.number().int().min(1024).max(65535).optional() }).strict();
+const connectionSchema = z.object({ localPort: z.number().int().min(1024).max(65535).optional(), app: z.enum(APP_NAMES).optional() }).strict();
 
 function sessionId(req: AuthedRequest): string {
   const raw = String(req.params.sessionId ?? "");
@@ -76,7 +77,7 @@ export function v1Router(pool: PoolApi, costs: CostService, tokens = new TokenCa
   r.post("/instances/:id/connection", async (req: AuthedRequest, res: Response<ConnectionResponse>) => {
     const id = instanceId(req);
     const body = parseBody(connectionSchema, req.body);
-    res.json(await pool.connect(user(req), id, body.localPort));
+    res.json(await pool.connect(user(req), id, body.localPort, body.app));
   });
 
   r.post("/instances/:id/sessions/:sessionId/resume", async (req: AuthedRequest, res: Response<ResumeSessionResponse>) => {

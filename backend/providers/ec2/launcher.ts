@@ -25,6 +25,7 @@ import { instanceHourly, type SpotPrices } from "./prices";
 import type { Ec2Purpose } from "./provider";
 import type { SubnetDirectory } from "./subnets";
 import { TAG } from "./tags";
+import { purposeApps } from "../../config/apps";
 import { userDataBase64 } from "./user-data";
 
 export interface LauncherDeps {
@@ -54,7 +55,16 @@ export class Ec2Launcher {
     const subnets = await this.d.subnets.forPurpose(ec2.subnetIds);
     const zones = [...new Set(subnets.map((s) => s.availabilityZone))];
     const homeZones = req.ownerId && ec2.homeVolumes ? homeZonesOf(await this.d.homes.find(purpose.name, req.ownerId), zones) : [];
-    const userData = userDataBase64({ mode: ec2.rstudioMode, rstudioImage: ec2.rstudioImage, rPackages: ec2.rPackages, frameOrigin: ec2.frameOrigin, waitForHome: Boolean(req.ownerId && ec2.homeVolumes) });
+    const apps = purposeApps(req.purpose);
+    const userData = userDataBase64({
+      mode: ec2.rstudioMode,
+      rstudioImage: ec2.rstudioImage,
+      rPackages: ec2.rPackages,
+      frameOrigin: ec2.frameOrigin,
+      waitForHome: Boolean(req.ownerId && ec2.homeVolumes),
+      apps: apps.map((a) => a.app),
+      jupyterPort: apps.find((a) => a.app === "jupyter")?.port,
+    });
     const matrix = launchMatrix(req.instanceId, ec2, subnets, homeZones);
 
     let cells = matrix;

@@ -34,6 +34,7 @@ import { SsmOps } from "./ssm";
 import { DEFAULT_SUBNETS_WARNING, SubnetDirectory } from "./subnets";
 import { TAG, tagMap } from "./tags";
 import { SsmSessions } from "./ssm-sessions";
+import { purposeApps } from "../../config/apps";
 import type { ResumeSessionResponse } from "../../../contract";
 
 export type Ec2Purpose = PurposeConfig & { ec2: Ec2PurposeConfig };
@@ -329,9 +330,13 @@ export class Ec2Provider implements Provider {
   async connect(ref: InstanceRef, purpose: PurposeConfig, request: ConnectRequest): Promise<ConnectionResponse> {
     const instanceId = requireProviderId(ref);
     await this.ssmOps.requireOnline(instanceId);
-    const localPort = request.localPort ?? purpose.servicePort;
-    const parameters = { portNumber: [String(purpose.servicePort)], localPortNumber: [String(localPort)] };
-    const out = await this.ssmOps.startPortForward(instanceId, purpose.servicePort, localPort, `rstudio-pool ${ref.id} for ${request.userId}`);
+    // The app's port on the instance: the main app's by default, or another one the purpose serves.
+    const app = request.app ?? purpose.app;
+    const remotePort = purposeApps(purpose).find((a) => a.app === app)?.port;
+    if (remotePort === undefined) throw new PoolError("INVALID_REQUEST", `Purpose "${purpose.name}" does not serve ${app}; it serves ${purposeApps(purpose).map((a) => a.app).join(", ")}.`);
+    const localPort = request.localPort ?? remotePort;
+    const parameters = { portNumber: [String(remotePort)], localPortNumber: [String(localPort)] };
+    const out = await this.ssmOps.startPortForward(instanceId, remotePort, localPort, `rstudio-pool ${ref.id} for ${request.userId}`);
     if (!out.SessionId || !out.StreamUrl || !out.TokenValue) throw new PoolError("PROVIDER_ERROR", `SSM StartSession for ${instanceId} returned no session.`);
     return {
       kind: "ssm",
@@ -343,6 +348,7 @@ export class Ec2Provider implements Provider {
       documentName: "AWS-StartPortForwardingSession",
       parameters,
       endpoint: this.clients.ssmEndpoint,
+      app,
     };
   }
 

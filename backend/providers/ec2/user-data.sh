@@ -16,6 +16,8 @@
 #  5. the spot watcher (spot-watcher.sh in the repo) as rstudio-pool-spot-watcher.service: on
 #     EC2's two-minute warning it suspends the R sessions to the home and unmounts it, and
 #     writes a notice the backend reads.
+# With Jupyter among the purpose's apps, section "Jupyter" also runs Jupyter Notebook with the R
+# kernel on its own loopback port; RStudio runs only when it is one of the apps.
 # RSP_ROOT (never set on an instance) lets the tests run this script under a scratch directory.
 set -euo pipefail
 R="${RSP_ROOT:-}"
@@ -31,6 +33,7 @@ FRAME_ORIGIN={{frameOrigin}}
 # "1": launched for a user; RStudio starts only once their home is mounted.
 WAIT_FOR_HOME={{waitForHome}}
 SPOT_WATCHER={{spotWatcher}}
+APPS={{apps}}
 RSTUDIO_PORT=8787
 HOME_MOUNT=/srv/rstudio-home
 STATUS="$R/run/rstudio-pool/status"
@@ -125,8 +128,11 @@ HOME_MOUNT=/srv/rstudio-home
 STATUS="$R/run/rstudio-pool/status"
 DEVICE_WAIT_SECONDS="${RSP_DEVICE_WAIT_SECONDS:-300}"
 status() { echo "$*" >"$STATUS"; }
+# The main app answers: RStudio, or Jupyter on a purpose without RStudio.
 answers() {
-  if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null -m 5 http://127.0.0.1:8787/; else bash -c 'exec 3<>/dev/tcp/127.0.0.1/8787'; fi
+  local port=8787
+  [ -f "$R/etc/rstudio-pool/rstudio" ] || port="$(cat "$R/etc/rstudio-pool/jupyter-port" 2>/dev/null || echo 8888)"
+  if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null -m 5 "http://127.0.0.1:$port/"; else bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"; fi
 }
 wait_answering() {
   for _ in $(seq 1 60); do answers 2>/dev/null && return 0; sleep 2; done
@@ -156,8 +162,11 @@ case "${1:-}" in
     mountpoint -q "$R$HOME_MOUNT" || mount -o noatime "$dev" "$R$HOME_MOUNT" || { status "failed: could not mount $vol"; exit 1; }
     chown 1000:1000 "$R$HOME_MOUNT"
     echo "$vol" >"$R/etc/rstudio-pool/home-volume"
-    systemctl restart rstudio-pool.service
-    if ! wait_answering; then status "failed: RStudio did not answer after mounting $vol"; exit 1; fi
+    systemctl try-restart rstudio-pool-jupyter.service 2>/dev/null || true
+    if [ -f "$R/etc/rstudio-pool/rstudio" ]; then
+      systemctl restart rstudio-pool.service
+      if ! wait_answering; then status "failed: RStudio did not answer after mounting $vol"; exit 1; fi
+    fi
     status "ready home=$vol"
     echo "rstudio-pool-ready home=$vol"
     ;;
@@ -169,7 +178,7 @@ case "${1:-}" in
     ;;
   unmount)
     "$0" suspend || true
-    systemctl stop rstudio-pool.service || true
+    systemctl stop rstudio-pool.service rstudio-pool-jupyter.service || true
     sync
     if mountpoint -q "$R$HOME_MOUNT"; then umount "$R$HOME_MOUNT"; fi
     rm -f "$R/etc/rstudio-pool/home-volume"
@@ -239,12 +248,64 @@ WantedBy=multi-user.target
 UNIT
 fi
 systemctl daemon-reload
+case " $APPS " in *" rstudio "*)
+  touch "$R/etc/rstudio-pool/rstudio"
+  # A user's launch: the backend attaches the home once the instance runs, then "rstudio-pool-home mount".
+  if [ "$WAIT_FOR_HOME" = "1" ]; then systemctl enable rstudio-pool.service; else systemctl enable --now rstudio-pool.service; fi ;;
+esac
+# --- Jupyter (purposes with jupyter among their apps; issue #15) ------------------------------
+# Jupyter Notebook with the R kernel on the host as uid 1000, on loopback only, no token (the SSM
+# tunnel is the door), framing allowed for the editor webview, notebooks in the home directory.
+# The image should have it (Debian/Ubuntu: jupyter-notebook r-cran-irkernel); if not, it is
+# installed here with apt. Host processes can reach IMDS whatever the hop limit, so uid 1000's
+# traffic to it is rejected: R code must not get the instance role's credentials.
+case " $APPS " in *" jupyter "*)
+  JUPYTER_PORT={{jupyterPort}}
+  JUPYTER_FRAME_ANCESTORS={{jupyterFrameAncestors}}
+  if ! command -v jupyter-notebook >/dev/null 2>&1; then
+    (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y jupyter-notebook r-cran-irkernel) ||
+      echo "rstudio-pool: jupyter-notebook is not in the image and could not be installed; Jupyter will not answer"
+  fi
+  id -u 1000 >/dev/null 2>&1 || useradd -u 1000 -m -d /home/rstudio rstudio
+  if command -v iptables >/dev/null 2>&1; then
+    iptables -C OUTPUT -m owner --uid-owner 1000 -d 169.254.169.254 -j REJECT 2>/dev/null ||
+      iptables -I OUTPUT -m owner --uid-owner 1000 -d 169.254.169.254 -j REJECT
+  fi
+  install -d -m 0755 "$R/etc/rstudio-pool/jupyter"
+  echo "$JUPYTER_PORT" >"$R/etc/rstudio-pool/jupyter-port"
+  cat >"$R/etc/rstudio-pool/jupyter/jupyter_notebook_config.json" <<CONF
+{"NotebookApp": {"ip": "127.0.0.1", "port": $JUPYTER_PORT, "port_retries": 0, "open_browser": false,
+  "token": "", "password": "", "notebook_dir": "$HOME_MOUNT",
+  "tornado_settings": {"headers": {"Content-Security-Policy": "frame-ancestors $JUPYTER_FRAME_ANCESTORS"},
+    "xsrf_cookie_kwargs": {"samesite": "None", "secure": true}}},
+ "MappingKernelManager": {"default_kernel_name": "ir"}}
+CONF
+  # Notebooks open in the same frame: a webview's sandbox allows no new windows.
+  install -d -m 0755 "$R/etc/rstudio-pool/jupyter/custom"
+  echo "define(['base/js/namespace'], function (J) { J._target = '_self'; });" >"$R/etc/rstudio-pool/jupyter/custom/custom.js"
+  cat >"$R/etc/systemd/system/rstudio-pool-jupyter.service" <<UNIT
+[Unit]
+Description=Jupyter Notebook with R (RStudio Pool)
+After=network.target
+[Service]
+User=1000
+Environment=HOME=$HOME_MOUNT JUPYTER_CONFIG_DIR=/etc/rstudio-pool/jupyter JUPYTER_RUNTIME_DIR=/run/rstudio-pool-jupyter
+RuntimeDirectory=rstudio-pool-jupyter
+WorkingDirectory=$HOME_MOUNT
+ExecStartPre=$HOME_GATE
+ExecStart=/usr/bin/env jupyter-notebook --no-browser
+Restart=always
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload
+  if [ "$WAIT_FOR_HOME" = "1" ]; then systemctl enable rstudio-pool-jupyter.service; else systemctl enable --now rstudio-pool-jupyter.service; fi
+  ;;
+esac
+
 if [ "$WAIT_FOR_HOME" = "1" ]; then
-  # The backend attaches the home once the instance runs and then runs "rstudio-pool-home mount".
-  systemctl enable rstudio-pool.service
   status "waiting-for-home"
 else
-  systemctl enable --now rstudio-pool.service
   status "started"
 fi
 # --- 5. spot watcher ------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
+import type { AppName } from "../../config/apps";
 import type { Ec2PurposeConfig } from "../../config/schema";
 
 export interface UserDataValues {
@@ -15,6 +16,17 @@ export interface UserDataValues {
   frameOrigin: string;
   /** Launched for a user: RStudio waits until the backend has mounted their home. */
   waitForHome: boolean;
+  /** The apps to run (the purpose's app and extra apps); default RStudio only. */
+  apps?: AppName[];
+  /** Jupyter's port on the instance, when it is one of the apps. */
+  jupyterPort?: number;
+}
+
+/** Jupyter's CSP frame-ancestors for RStudio's frame origin setting ("any", or an origin). */
+export function jupyterFrameAncestors(frameOrigin: string): string {
+  // `*` matches network schemes only: VS Code's webview schemes are named as well.
+  const webviews = "vscode-webview: vscode-file:";
+  return frameOrigin === "any" ? `* ${webviews}` : `'self' ${webviews} ${frameOrigin}`;
 }
 
 /** EC2 refuses user data over 16 KB (before base64). */
@@ -43,7 +55,7 @@ export function userDataTemplate(): string {
  * gzipped and base64-encoded, because EC2's 16 KB limit on user data is close.
  */
 export function spotWatcherPayload(script = shippedScript("spot-watcher.sh")): string {
-  const lines = script.split("\n").filter((l, i) => (i === 0 || !/^\s*#/.test(l)) && l.trim() !== "");
+  const lines = withoutComments(script).split("\n").filter((l) => l.trim() !== "");
   return gzipSync(Buffer.from(lines.join("\n") + "\n"), { level: 9 }).toString("base64");
 }
 
@@ -60,8 +72,11 @@ export function renderUserData(values: UserDataValues, template = userDataTempla
     frameOrigin: values.frameOrigin,
     waitForHome: values.waitForHome ? "1" : "0",
     spotWatcher: spotWatcherPayload(),
+    apps: (values.apps ?? ["rstudio"]).join(" "),
+    jupyterPort: String(values.jupyterPort ?? 8888),
+    jupyterFrameAncestors: jupyterFrameAncestors(values.frameOrigin),
   };
-  const text = template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
+  const text = withoutComments(template).replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
     const v = words[name];
     if (v === undefined) throw new Error(`user-data template has an unknown placeholder ${whole}`);
     return shellQuote(v);
@@ -70,6 +85,18 @@ export function renderUserData(values: UserDataValues, template = userDataTempla
     throw new Error(`rendered user data is ${Buffer.byteLength(text)} bytes; EC2 allows ${USER_DATA_MAX_BYTES}`);
   }
   return text;
+}
+
+/**
+ * The template without its whole-line comments (shebangs stay): they explain the script in the
+ * repo, and EC2's 16 KB limit has no room for them. Nothing in the script or its heredocs (shell,
+ * systemd units, rserver.conf) gives a line starting with "#" a meaning beyond a comment.
+ */
+export function withoutComments(script: string): string {
+  return script
+    .split("\n")
+    .filter((l) => !/^\s*#(?!!)/.test(l))
+    .join("\n");
 }
 
 export function userDataBase64(values: UserDataValues): string {

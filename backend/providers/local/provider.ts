@@ -8,12 +8,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { request } from "node:http";
 import path from "node:path";
 import type { ConnectionResponse } from "../../../contract";
+import { APPS, type AppName } from "../../config/apps";
 import type { LocalRuntime, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";
 import { parseNotice } from "../notices";
 import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
-import { buildLaunchCommand, containerName, detectRuntime, placeholderCommand, type ConcreteRuntime, type LaunchCommand } from "./runtimes";
+import { findJupyter, isJupyterBusy, readJupyterActivity, type JupyterInstall } from "./jupyter";
+import { buildLaunchCommand, containerName, detectRuntime, dockerProblem, placeholderCommand, runtimeApp, type ConcreteRuntime, type LaunchCommand, type RuntimeChoice } from "./runtimes";
 
 /** What the state file of one local instance holds. */
 export interface LocalInstanceState {
@@ -26,6 +28,8 @@ export interface LocalInstanceState {
   port: number;
   ownerId: string | null;
   startedAt: number;
+  /** The app the user reaches there (absent in state files of older versions: rstudio). */
+  app?: AppName;
 }
 
 export interface LocalProviderOptions {
@@ -36,17 +40,25 @@ export interface LocalProviderOptions {
   codeDir?: string;
   /** Working directory of launched processes. */
   cwd?: string;
+  /** Jupyter activity this recent counts as work (default JUPYTER_ACTIVITY_WINDOW_MS). */
+  jupyterActivityWindowMs?: number;
+  /** Where the runtime choice is logged. */
+  log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
+
+/** Jupyter activity this recent counts as work for the busy check (the extension's traffic window). */
+export const JUPYTER_ACTIVITY_WINDOW_MS = 3 * 60_000;
 
 /** Env var put on every instance process so a recycled pid is never taken for our instance. */
 export const INSTANCE_ENV = "RSTUDIO_POOL_INSTANCE";
 
 
-function httpAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
+/** Readiness: any answer at `/`, or (`okOnly`) a 200 at the app's ready path such as Jupyter's /api/status. */
+function httpAnswers(port: number, timeoutMs = 1000, urlPath = "/", okOnly = false): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", method: "GET", timeout: timeoutMs }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path: urlPath, method: "GET", timeout: timeoutMs }, (res) => {
       res.resume();
-      resolve(true);
+      resolve(!okOnly || res.statusCode === 200);
     });
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
@@ -75,7 +87,7 @@ export function isOurProcess(pid: number, instanceId: string): boolean {
 export class LocalProvider implements Provider {
   readonly kind = "local";
   private readonly dir: string;
-  private runtime: ConcreteRuntime | null = null;
+  private readonly choices = new Map<AppName, Promise<RuntimeChoice>>();
   private readonly placeholder: LaunchCommand;
 
   constructor(private readonly options: LocalProviderOptions) {
@@ -84,12 +96,47 @@ export class LocalProvider implements Provider {
     this.placeholder = placeholderCommand(options.codeDir ?? __dirname);
   }
 
-  /** The runtime in use, detected once when `auto`. */
-  async resolveRuntime(): Promise<ConcreteRuntime> {
-    if (!this.runtime) {
-      this.runtime = this.options.runtime === "auto" ? await detectRuntime(this.options.command) : this.options.runtime;
+  /** The runtime for a purpose's app, detected once per app when `auto` (and logged with why the others were skipped). */
+  async resolveRuntime(app: AppName = "rstudio"): Promise<ConcreteRuntime> {
+    return (await this.choose(app)).runtime;
+  }
+
+  private choose(app: AppName): Promise<RuntimeChoice> {
+    let choice = this.choices.get(app);
+    if (!choice) {
+      choice = this.options.runtime === "auto" ? detectRuntime(this.options.command, app) : this.explicit(this.options.runtime);
+      choice.then(
+        (c) => {
+          if (this.options.runtime !== "auto") return;
+          this.options.log?.info(
+            { event: "local-runtime", app, runtime: c.runtime, skipped: c.skipped },
+            `local provider runs ${app} purposes with the ${c.runtime} runtime${c.skipped.length ? `; skipped ${c.skipped.map((x) => `${x.runtime} (${x.reason})`).join(", ")}` : ""}`,
+          );
+        },
+        () => this.choices.delete(app),
+      );
+      this.choices.set(app, choice);
     }
-    return this.runtime;
+    return choice;
+  }
+
+  private async explicit(runtime: ConcreteRuntime): Promise<RuntimeChoice> {
+    let jupyter: JupyterInstall | null = null;
+    if (runtime === "jupyter") {
+      const found = await findJupyter();
+      if (!found.ok) throw new PoolError("PROVIDER_ERROR", `POOL_LOCAL_RUNTIME=jupyter, but ${found.reason}`);
+      jupyter = found.install;
+    }
+    return { runtime, skipped: [], jupyter };
+  }
+
+  /** The instance's home: its notebook directory. Kept after release, like a home volume. */
+  homeDir(instanceId: string): string {
+    return path.join(this.options.dataDir, "local-homes", instanceId);
+  }
+
+  private appDir(instanceId: string): string {
+    return path.join(this.dir, `${instanceId}.d`);
   }
 
   private stateFile(instanceId: string): string {
@@ -124,8 +171,15 @@ export class LocalProvider implements Provider {
       // Same launch again (a retry after a crash): report what was started the first time.
       return { providerId: existing.providerId, instanceType: `local-${existing.runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price };
     }
-    const runtime = await this.resolveRuntime();
+    const choice = await this.choose(req.purpose.app);
+    const runtime = choice.runtime;
+    if (runtime === "docker") {
+      // Checked at each launch: a daemon that is down fails the claim with the reason, not a silent "lost".
+      const problem = await dockerProblem();
+      if (problem) throw new PoolError("PROVIDER_ERROR", `Failed to start a docker instance: ${problem}`);
+    }
     const port = await freePort();
+    const home = this.homeDir(req.instanceId);
     const cmd = buildLaunchCommand({
       runtime,
       port,
@@ -135,16 +189,26 @@ export class LocalProvider implements Provider {
       command: this.options.command,
       rstudioImage: req.purpose.ec2?.rstudioImage ?? "rocker/rstudio:4.4",
       placeholder: this.placeholder,
+      home,
+      stateDir: this.appDir(req.instanceId),
+      jupyter: choice.jupyter,
+      asRoot: process.getuid?.() === 0,
     });
+    if (runtime === "jupyter") mkdirSync(home, { recursive: true });
+    for (const [file, content] of Object.entries(cmd.files ?? {})) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, content, { mode: 0o600 });
+    }
     const logFile = path.join(this.dir, `${req.instanceId}.log`);
     const out = openSync(logFile, "a");
     let child;
     try {
       child = spawn(cmd.file, cmd.args, {
-        cwd: this.options.cwd ?? process.cwd(),
+        cwd: cmd.cwd ?? this.options.cwd ?? process.cwd(),
         detached: true,
         stdio: ["ignore", out, out],
-        env: { ...process.env, [INSTANCE_ENV]: req.instanceId, PORT: String(port) },
+        // A runtime that declares its environment gets only that (no backend secrets in Jupyter's kernels).
+        env: { ...(cmd.env ?? process.env), [INSTANCE_ENV]: req.instanceId, PORT: String(port) },
       });
     } finally {
       closeSync(out);
@@ -155,13 +219,15 @@ export class LocalProvider implements Provider {
     });
     child.unref();
     const providerId = `local-${req.instanceId.replace(/^rsp-/, "")}`;
-    this.writeState({ instanceId: req.instanceId, providerId, poolName: req.poolName, purpose: req.purpose.name, runtime, pid, port, ownerId: req.ownerId, startedAt: Date.now() });
-    return { providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price };
+    const served = runtimeApp(runtime);
+    const app: AppName = served === "rstudio" || served === "jupyter" ? served : req.purpose.app;
+    this.writeState({ instanceId: req.instanceId, providerId, poolName: req.poolName, purpose: req.purpose.name, runtime, pid, port, ownerId: req.ownerId, startedAt: Date.now(), app });
+    return { providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price, details: { app, runtime } };
   }
 
   private async view(s: LocalInstanceState): Promise<ProviderInstance> {
     const alive = isOurProcess(s.pid, s.instanceId);
-    const ready = alive && (await httpAnswers(s.port));
+    const ready = alive && (s.runtime === "jupyter" ? await httpAnswers(s.port, 1000, APPS.jupyter.readyPath, true) : await httpAnswers(s.port));
     return {
       providerId: s.providerId,
       instanceId: s.instanceId,
@@ -169,7 +235,7 @@ export class LocalProvider implements Provider {
       purpose: s.purpose,
       state: alive ? "running" : "terminated",
       ready,
-      stateReason: alive ? null : "process exited",
+      stateReason: alive ? null : this.exitReason(s),
       interrupted: false,
       privateDnsName: `127.0.0.1:${s.port}`,
       instanceType: `local-${s.runtime}`,
@@ -177,6 +243,17 @@ export class LocalProvider implements Provider {
       availabilityZone: "local",
       launchedAt: s.startedAt,
     };
+  }
+
+  /** "process exited", with the last line it logged (why Docker or Jupyter stopped). */
+  private exitReason(s: LocalInstanceState): string {
+    let last = "";
+    try {
+      last = readFileSync(path.join(this.dir, `${s.instanceId}.log`), "utf8").trim().split("\n").slice(-1)[0]!.trim().slice(0, 300);
+    } catch {
+      /* no log */
+    }
+    return last ? `process exited: ${last}` : "process exited";
   }
 
   async list(poolName: string): Promise<ProviderInstance[]> {
@@ -212,6 +289,7 @@ export class LocalProvider implements Provider {
       while (Date.now() < deadline && isOurProcess(s.pid, s.instanceId)) await sleep(50);
       if (isOurProcess(s.pid, s.instanceId)) killGroup(s.pid, "SIGKILL");
     }
+    rmSync(this.appDir(s.instanceId), { recursive: true, force: true });
     rmSync(this.stateFile(s.instanceId), { force: true });
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
     rmSync(this.noticeFile(s.instanceId), { force: true });
@@ -224,17 +302,23 @@ export class LocalProvider implements Provider {
 
   async release(): Promise<void> {}
 
-  async connect(ref: InstanceRef, _purpose: PurposeConfig, _req: ConnectRequest): Promise<ConnectionResponse> {
+  async connect(ref: InstanceRef, _purpose: PurposeConfig, req: ConnectRequest): Promise<ConnectionResponse> {
     const s = this.stateForRef(ref);
     if (!s || !isOurProcess(s.pid, s.instanceId)) {
       throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${ref.id}" is not running any more; claim a new one.`);
     }
-    return { kind: "direct", host: "127.0.0.1", port: s.port, path: "/" };
+    const app = s.app ?? "rstudio";
+    if (req.app && req.app !== app) {
+      throw new PoolError("INVALID_REQUEST", `Instance "${ref.id}" serves ${APPS[app].title} only (one app per local instance); connect without app or with app "${app}".`);
+    }
+    return { kind: "direct", host: "127.0.0.1", port: s.port, path: "/", app };
   }
 
-  async isBusy(): Promise<boolean> {
-    // A local process has no R session to ask; idle means idle.
-    return false;
+  async isBusy(ref: InstanceRef): Promise<boolean> {
+    const s = this.stateForRef(ref);
+    // RStudio and the placeholder have nothing to ask locally; Jupyter reports its own activity.
+    if (!s || s.runtime !== "jupyter" || !isOurProcess(s.pid, s.instanceId)) return false;
+    return isJupyterBusy(await readJupyterActivity(s.port), Date.now(), this.options.jupyterActivityWindowMs ?? JUPYTER_ACTIVITY_WINDOW_MS);
   }
 
   async priceOf(purpose: PurposeConfig): Promise<number | null> {

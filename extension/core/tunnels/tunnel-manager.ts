@@ -7,7 +7,7 @@
  * Tunnels close when their instance is released or ends, and all of them on dispose.
  */
 import type { BackendClient } from "../backend-client";
-import type { SsmConnection } from "../../../contract";
+import type { AppName, SsmConnection } from "../../../contract";
 import { Emitter, type Clock, type Log } from "../emitter";
 import { describeFailure, ExtensionError, isCancel } from "../errors";
 import { TcpForwarder } from "./forwarder";
@@ -64,6 +64,8 @@ export class InstanceTunnel {
   constructor(
     readonly instanceId: string,
     private readonly d: TunnelManagerDeps,
+    /** Which of the instance's apps this tunnel reaches; absent: its main app. */
+    readonly app?: AppName,
   ) {
     this.forwarder = new TcpForwarder({ upstream: () => this.upstream, onTraffic: () => d.onTraffic?.(instanceId) });
     this.createdAt = d.clock.now();
@@ -91,7 +93,7 @@ export class InstanceTunnel {
       // The plugin's own port is chosen before asking, because the backend builds the SSM
       // parameters with it; a direct connection ignores it.
       const pluginPort = this.ssm ? 0 : await freePort();
-      const conn = await this.d.client.connection(this.instanceId, pluginPort || undefined, signal);
+      const conn = await this.d.client.connection(this.instanceId, pluginPort || undefined, signal, this.app);
       this.kind = conn.kind;
       if (conn.kind === "direct") {
         this.upstream = { host: conn.host, port: conn.port };
@@ -135,7 +137,7 @@ export class InstanceTunnel {
 
   private fetchSsm(pluginPort: number): () => Promise<SsmConnection> {
     return async () => {
-      const fresh = await this.d.client.connection(this.instanceId, pluginPort);
+      const fresh = await this.d.client.connection(this.instanceId, pluginPort, undefined, this.app);
       if (fresh.kind !== "ssm") throw new ExtensionError("TUNNEL_FAILED", "the backend switched the connection kind");
       return fresh;
     };
@@ -190,6 +192,11 @@ export class InstanceTunnel {
     await ssm.start(conn, signal);
   }
 
+  /** Where the tunnel's far end is (the instance, or the plugin's port): a probe there is not the user's traffic. */
+  upstreamAddress(): { host: string; port: number } | null {
+    return this.current === "up" && this.upstream.port ? { ...this.upstream } : null;
+  }
+
   /** The panel's retry button: reconnect now. */
   async retry(): Promise<void> {
     if (this.current === "closed") return;
@@ -220,31 +227,38 @@ export class TunnelManager {
 
   constructor(private readonly d: TunnelManagerDeps) {}
 
-  get(instanceId: string): InstanceTunnel | undefined {
-    return this.tunnels.get(instanceId);
+  get(instanceId: string, app?: AppName): InstanceTunnel | undefined {
+    return this.tunnels.get(tunnelKey(instanceId, app));
   }
 
-  /** The instance's tunnel, opened once and shared; a tunnel that is down is reopened. */
-  async open(instanceId: string, signal?: AbortSignal): Promise<InstanceTunnel> {
+  /** Every open tunnel (one per instance and app). */
+  all(): InstanceTunnel[] {
+    return [...this.tunnels.values()];
+  }
+
+  /** The tunnel to one app of the instance (its main app by default), opened once and shared; one that is down is reopened. */
+  async open(instanceId: string, signal?: AbortSignal, app?: AppName): Promise<InstanceTunnel> {
     if (this.disposed) throw new ExtensionError("TUNNEL_FAILED", "the extension is shutting down");
-    const pending = this.opening.get(instanceId);
+    const key = tunnelKey(instanceId, app);
+    const pending = this.opening.get(key);
     if (pending) return pending;
-    const existing = this.tunnels.get(instanceId);
+    const existing = this.tunnels.get(key);
     if (existing && existing.state !== "down" && existing.state !== "closed") return existing;
-    const tunnel = existing && existing.state === "down" ? existing : new InstanceTunnel(instanceId, this.d);
-    this.tunnels.set(instanceId, tunnel);
+    const tunnel = existing && existing.state === "down" ? existing : new InstanceTunnel(instanceId, this.d, app);
+    this.tunnels.set(key, tunnel);
     const p = tunnel
       .open(signal)
       .then(() => tunnel)
-      .finally(() => this.opening.delete(instanceId));
-    this.opening.set(instanceId, p);
+      .finally(() => this.opening.delete(key));
+    this.opening.set(key, p);
     return p;
   }
 
+  /** Closes the instance's tunnels (to each of its apps). */
   async close(instanceId: string): Promise<void> {
-    const t = this.tunnels.get(instanceId);
-    this.tunnels.delete(instanceId);
-    await t?.close();
+    const doomed = [...this.tunnels.entries()].filter(([, t]) => t.instanceId === instanceId);
+    for (const [key] of doomed) this.tunnels.delete(key);
+    await Promise.all(doomed.map(([, t]) => t.close()));
   }
 
   /** Closes tunnels whose instance is no longer running (released, reaped, interrupted). */
@@ -254,8 +268,9 @@ export class TunnelManager {
 
   /** Closes the tunnels the predicate picks, except those still opening. */
   async closeWhere(pick: (t: InstanceTunnel) => boolean): Promise<void> {
-    const doomed = [...this.tunnels.values()].filter((t) => !this.opening.has(t.instanceId) && pick(t));
-    await Promise.all(doomed.map((t) => this.close(t.instanceId)));
+    const doomed = [...this.tunnels.entries()].filter(([key, t]) => !this.opening.has(key) && pick(t));
+    for (const [key] of doomed) this.tunnels.delete(key);
+    await Promise.all(doomed.map(([, t]) => t.close()));
   }
 
   get size(): number {
@@ -264,6 +279,13 @@ export class TunnelManager {
 
   async dispose(): Promise<void> {
     this.disposed = true;
-    await Promise.all([...this.tunnels.keys()].map((id) => this.close(id)));
+    const all = [...this.tunnels.values()];
+    this.tunnels.clear();
+    await Promise.all(all.map((t) => t.close()));
   }
+}
+
+/** One tunnel per instance and app: the main app's key is the instance id (as before apps existed). */
+export function tunnelKey(instanceId: string, app?: AppName): string {
+  return app ? `${instanceId}#${app}` : instanceId;
 }

@@ -25,6 +25,7 @@ export interface PurposeSpec {
   idleTimeoutSeconds?: number;
   max?: number;
   minFree?: number;
+  app?: "rstudio" | "jupyter";
 }
 
 export interface BackendOptions {

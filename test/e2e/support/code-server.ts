@@ -21,6 +21,10 @@ export interface CodeServerOptions {
   token?: string;
   env?: Record<string, string>;
   logFile: string;
+  /** Extra code-server arguments (e.g. --proxy-domain), given code-server's port. */
+  args?: (port: number) => string[];
+  /** Host name the browser uses for the workbench (default 127.0.0.1). */
+  host?: string;
 }
 
 export class CodeServer {
@@ -30,6 +34,7 @@ export class CodeServer {
     readonly root: string,
     readonly port: number,
     readonly workspace: string,
+    readonly host = "127.0.0.1",
   ) {}
 
   get userDataDir(): string {
@@ -40,12 +45,12 @@ export class CodeServer {
   }
   /** The workbench with our test folder open. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}/?folder=${encodeURIComponent(this.workspace)}`;
+    return `http://${this.host}:${this.port}/?folder=${encodeURIComponent(this.workspace)}`;
   }
 
   static async start(o: CodeServerOptions): Promise<CodeServer> {
     const root = mkdtempSync(path.join(tmpdir(), "rsp-e2e-vscode-"));
-    const cs = new CodeServer(root, await freePort(), path.join(root, "workspace"));
+    const cs = new CodeServer(root, await freePort(), path.join(root, "workspace"), o.host);
     mkdirSync(cs.workspace, { recursive: true });
     writeFileSync(path.join(cs.workspace, "README.md"), "A folder for the RStudio Pool end-to-end test.\n");
     cs.writeSettings(o.settings);
@@ -62,6 +67,7 @@ export class CodeServer {
       "--disable-update-check",
       "--user-data-dir", cs.userDataDir,
       "--extensions-dir", cs.extensionsDir,
+      ...(o.args?.(cs.port) ?? []),
     ], { env, cwd: cs.workspace, logFile: o.logFile });
     await waitFor(`code-server on port ${cs.port}`, async () => {
       if (!cs.proc?.running) throw new Error(`code-server exited; see ${o.logFile}`);

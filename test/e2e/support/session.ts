@@ -24,6 +24,9 @@ export interface SessionOptions {
   vscodeEnv?: Record<string, string>;
   /** Leave the backend stopped (to see the extension with the backend down). */
   backendDown?: boolean;
+  /** Extra code-server arguments, and the host name the browser opens it at. */
+  vscodeArgs?: (port: number) => string[];
+  vscodeHost?: string;
 }
 
 export class Session {
@@ -53,6 +56,8 @@ export class Session {
         vsix,
         token: vsToken,
         env: o.vscodeEnv,
+        args: o.vscodeArgs,
+        host: o.vscodeHost,
         settings: { "rstudioPool.backendUrl": backend.url, "rstudioPool.heartbeatSeconds": 10, ...o.settings },
         logFile: path.join(dir, "code-server.log"),
       });
