@@ -21,6 +21,8 @@ export interface UpdateGuard {
   states?: readonly InstanceState[];
   /** undefined: any owner; null: no owner; a string: that owner. */
   ownerId?: string | null;
+  /** Only a row of this purpose. */
+  purpose?: string;
 }
 
 const insert = prepare((db: Db, ...values: unknown[]) =>
@@ -55,14 +57,15 @@ async function guardedWrite(db: Db, id: string, set: Updateable<InstancesTable>,
   const values = set as Record<string, unknown>;
   const columns = Object.keys(values);
   const owner = guard.ownerId === undefined ? "any" : guard.ownerId === null ? "none" : "is";
-  const args = [...columns.map((c) => values[c]), id, ...(owner === "is" ? [guard.ownerId] : [])];
-  const res = await guardedUpdate({ columns, states: guard.states, owner })(db, ...args);
+  const args = [...columns.map((c) => values[c]), id, ...(owner === "is" ? [guard.ownerId] : []), ...(guard.purpose !== undefined ? [guard.purpose] : [])];
+  const res = await guardedUpdate({ columns, states: guard.states, owner, purpose: guard.purpose !== undefined })(db, ...args);
   return Number(res.numAffectedRows ?? 0) > 0;
 }
 
 /** One prepared UPDATE per set of columns and kind of guard. */
 const guardedUpdate = prepareByShape(
-  (s: { columns: string[]; states?: readonly InstanceState[]; owner: "any" | "none" | "is" }) => `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}`,
+  (s: { columns: string[]; states?: readonly InstanceState[]; owner: "any" | "none" | "is"; purpose: boolean }) =>
+    `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}|${s.purpose}`,
   (s) =>
     (db: Db, ...args: unknown[]) => {
       const values = Object.fromEntries(s.columns.map((c, i) => [c, args[i]])) as Updateable<InstancesTable>;
@@ -70,6 +73,7 @@ const guardedUpdate = prepareByShape(
       if (s.states) q = q.where("state", "in", s.states);
       if (s.owner === "none") q = q.where("owner_id", "is", null);
       if (s.owner === "is") q = q.where("owner_id", "=", args[s.columns.length + 1] as string);
+      if (s.purpose) q = q.where("purpose", "=", args[args.length - 1] as string);
       return q;
     },
 );
