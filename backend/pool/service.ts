@@ -20,6 +20,7 @@ import type { Database } from "../store/schema";
 import { claimInstance, type ClaimOutcome } from "./claims";
 import { defaultPurpose, purposeOf, staticPolicies, systemClock, type Clock, type PoolContext, type PoolPolicies } from "./context";
 import { LifecycleLoop } from "./lifecycle/loop";
+import { warnAtStartup } from "./startup-checks";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
@@ -71,6 +72,7 @@ export class Pool implements PoolApi {
   /** Makes sure every configured purpose has its lock row. Call once after migrating. */
   async prepare(): Promise<void> {
     await ensurePurposeRows(this.ctx.db, this.ctx.config.purposes.map((p) => p.name), this.ctx.clock.now());
+    await warnAtStartup(this.ctx);
   }
 
   purpose(name?: string | null): PurposeConfig {

@@ -178,6 +178,10 @@ export class LocalProvider implements Provider {
     };
   }
 
+  async listEveryPool(): Promise<ProviderInstance[]> {
+    return Promise.all(this.allStates().map((s) => this.view(s)));
+  }
+
   async list(poolName: string): Promise<ProviderInstance[]> {
     return Promise.all(this.allStates().filter((s) => s.poolName === poolName).map((s) => this.view(s)));
   }
