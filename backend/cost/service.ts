@@ -30,14 +30,21 @@ export class LedgerCostService implements CostService {
     const spentToday = await this.ledger.spend(dayWindow(now), now, { ownerId: userId });
     const held = await this.db
       .selectFrom("instances")
-      .select(["id", "purpose", "market", "instance_type", "availability_zone", "hourly_price"])
+      .select(["id", "purpose", "market", "instance_type", "availability_zone", "hourly_price", "launched_at"])
       .where("owner_id", "=", userId)
       .where("state", "in", SERVING_STATES)
       .orderBy("launched_at")
       .execute();
     const prices = await this.ledger.prices(now + 1);
     const instances = held.map((r) => {
-      const inst = { market: r.market, instanceType: r.instance_type, availabilityZone: r.availability_zone, hourlyPrice: r.hourly_price === null ? null : Number(r.hourly_price) };
+      const inst = {
+        market: r.market,
+        instanceType: r.instance_type,
+        availabilityZone: r.availability_zone,
+        hourlyPrice: r.hourly_price === null ? null : Number(r.hourly_price),
+        purpose: r.purpose,
+        billStart: Number(r.launched_at),
+      };
       const piece = prices.pieces(inst, now, now + 1)[0];
       return { instanceId: r.id, purpose: r.purpose, hourlyPrice: roundMoney(piece?.hourlyPrice ?? 0) };
     });

@@ -221,3 +221,42 @@ for (const kind of STORE_KINDS) {
     });
   });
 }
+
+for (const kind of STORE_KINDS) {
+  describe(`a price change on ${kind}`, { skip: skipFor(kind) }, () => {
+    let ts: TestStore;
+    before(async () => {
+      ts = await createTestStore(kind);
+    });
+    after(async () => {
+      await ts?.cleanup();
+    });
+
+    it("bills a warm spare launched before a price change at the new price from the change on", async () => {
+      const clock = new ManualClock();
+      const provider = new InstantProvider();
+      const config1 = aConfig({ purposes: [aPurpose({ minFree: 1, hourlyPrice: 1 })] });
+      const first = new Pool({ config: config1, store: ts.store, provider, clock });
+      await first.prepare();
+      await settle(first);
+      const [spare] = await listAll(first.db);
+      assert.equal(spare!.hourlyPrice, 1);
+      const launchedAt = clock.now();
+      await first.stop();
+
+      clock.advance(3_600_000);
+      const changeAt = clock.now();
+      const config2 = aConfig({ purposes: [aPurpose({ minFree: 1, hourlyPrice: 3 })] });
+      const second = new Pool({ config: config2, store: ts.store, provider, clock });
+      await second.prepare();
+      clock.advance(3_600_000);
+      const now = clock.now();
+      const lines = (await new Ledger(second.db, config2).lines({ from: launchedAt - 1, to: now }, now)).filter((l) => l.instanceId === spare!.id);
+      const total = lines.reduce((s, l) => s + l.cost, 0);
+      // One hour at 1 before the change, one hour at 3 after it.
+      assert.ok(Math.abs(total - 4) < 1e-6, `billed ${total}, expected 4 (1 h at 1 + 1 h at 3)`);
+      assert.ok(changeAt > launchedAt);
+      await second.stop();
+    });
+  });
+}
