@@ -6,7 +6,7 @@
 import type { Kysely } from "kysely";
 import type { PoolConfig } from "../config/schema";
 import type { Database } from "../store/schema";
-import { loadInstanceHistories, loadSpotPrices, loadVolumes, type HistoryFilter } from "./history";
+import { loadInstanceHistories, loadSpotPrices, loadVolumes, type HistoryFilter } from "../store/ledger-history";
 import { loadPurposePrices } from "../store/purpose-prices";
 import { ConfiguredPriceHistory, SpotPriceHistory, type PriceSource } from "./prices";
 import { instanceUsage, volumeUsage, type UsageLine, type Window } from "./usage";

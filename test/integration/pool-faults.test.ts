@@ -197,19 +197,24 @@ for (const kind of STORE_KINDS) {
       const clock = new ManualClock();
       const provider = new HangingBusyProvider();
       const { pool } = await fresh([aPurpose({ max: 5, idleTimeoutSeconds: 60 })], { provider, clock });
-      pool.loop.opWaitMs = 50;
+      // Generous: the quick busy checks finish within it even on a loaded machine; the hanging one never does.
+      pool.loop.opWaitMs = 5000;
       const stuck = await pool.claim("alice");
       const idle = await pool.claim("bob");
       await settle(pool);
       provider.hangFor.add(stuck.instance.id);
       clock.advance(120_000);
-      await within(pool.loop.tick(), 20_000, "the tick with a hanging busy check");
+      await within(pool.loop.tick(), 30_000, "the tick with a hanging busy check");
+      // Ticks go on while the check hangs; the other idle instance is reaped and terminated.
+      for (let i = 0; i < 10 && (await getInstance(pool.db, idle.instance.id))!.state !== "terminated"; i++) {
+        await within(pool.loop.tick(), 30_000, "a tick while the busy check hangs");
+      }
       assert.equal((await getInstance(pool.db, idle.instance.id))!.state, "terminated", "the other idle instance was reaped and terminated");
       assert.equal((await getInstance(pool.db, stuck.instance.id))!.state, "running", "the one being checked waits for its answer");
 
       // A claim meanwhile gets its instance launched and booted by the next ticks.
       const carol = await pool.claim("carol");
-      await within(settle(pool), 20_000, "ticks while the busy check hangs");
+      await within(settle(pool), 60_000, "ticks while the busy check hangs");
       assert.equal((await getInstance(pool.db, carol.instance.id))!.state, "running");
       assert.equal(pool.loop.ops.isRunning(`busy-check:${stuck.instance.id}`), true, "the check still runs, and only once");
 
