@@ -69,7 +69,10 @@ export interface ClaimRequest {
 
 export interface ClaimResponse {
   instance: InstanceView;
-  /** "existing": the caller already had it; "warm": a free running instance; "launched": a new one. */
+  /**
+   * "existing": the caller already had it; "warm": a free instance of the pool (running, or, when
+   * the pool is at its limit, still starting: wait for it to run); "launched": a new one.
+   */
   source: "existing" | "warm" | "launched";
 }
 

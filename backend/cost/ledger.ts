@@ -6,8 +6,9 @@
 import type { Kysely } from "kysely";
 import type { PoolConfig } from "../config/schema";
 import type { Database } from "../store/schema";
-import { loadInstanceHistories, loadSpotPrices, loadVolumes, type HistoryFilter } from "./history";
-import { SpotPriceHistory, type PriceSource } from "./prices";
+import { loadInstanceHistories, loadSpotPrices, loadVolumes, type HistoryFilter } from "../store/ledger-history";
+import { loadPurposePrices } from "../store/purpose-prices";
+import { ConfiguredPriceHistory, SpotPriceHistory, type PriceSource } from "./prices";
 import { instanceUsage, volumeUsage, type UsageLine, type Window } from "./usage";
 
 /** gp3 in us-east-1, per GB-month. */
@@ -24,7 +25,7 @@ export class Ledger {
   }
 
   async prices(before: number): Promise<PriceSource> {
-    return new SpotPriceHistory(await loadSpotPrices(this.db, before));
+    return new ConfiguredPriceHistory(await loadPurposePrices(this.db, before), new SpotPriceHistory(await loadSpotPrices(this.db, before)));
   }
 
   /**

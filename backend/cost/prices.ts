@@ -12,6 +12,9 @@ export interface PricedInstance {
   availabilityZone: string | null;
   /** The price recorded at launch (instances.hourly_price). */
   hourlyPrice: number | null;
+  /** Its purpose, and when its launch price was set: configured price changes apply after it. */
+  purpose?: string;
+  billStart?: number | null;
 }
 
 /** A stretch [from, to) of time at one price per hour. */
@@ -80,6 +83,53 @@ export class SpotPriceHistory implements PriceSource {
       out.push({ from: cursor, to: change.at, hourlyPrice: price });
       cursor = change.at;
       price = change.hourlyPrice;
+    }
+    out.push({ from: cursor, to, hourlyPrice: price });
+    return out;
+  }
+}
+
+/** One change of a purpose's configured price (null: no configured price from then on). */
+export interface ConfiguredPriceChange {
+  purpose: string;
+  at: number;
+  hourlyPrice: number | null;
+}
+
+/**
+ * Configured purpose prices (`hourlyPrice` in the YAML) as a step function per purpose. A
+ * non-spot instance is billed at its launch price until the first change after its launch,
+ * then at the price in force; a change to "no configured price" puts it back on its launch
+ * price. Spot instances and everything else go to `inner` (the spot history).
+ */
+export class ConfiguredPriceHistory implements PriceSource {
+  private readonly series = new Map<string, ConfiguredPriceChange[]>();
+
+  constructor(changes: ConfiguredPriceChange[], private readonly inner: PriceSource) {
+    for (const c of changes) this.series.set(c.purpose, [...(this.series.get(c.purpose) ?? []), c]);
+    for (const list of this.series.values()) list.sort((a, b) => a.at - b.at);
+  }
+
+  pieces(inst: PricedInstance, from: number, to: number): PricePiece[] {
+    const list = inst.market !== "spot" && inst.purpose ? this.series.get(inst.purpose) : undefined;
+    const launchedAt = inst.billStart ?? null;
+    const after = list && launchedAt !== null ? list.filter((c) => c.at > launchedAt) : [];
+    if (after.length === 0) return this.inner.pieces(inst, from, to);
+    if (from >= to) return [];
+    const launch = inst.hourlyPrice ?? 0;
+    const out: PricePiece[] = [];
+    let price = launch;
+    let cursor = from;
+    for (const change of after) {
+      const next = change.hourlyPrice ?? launch;
+      if (change.at <= from) {
+        price = next;
+        continue;
+      }
+      if (change.at >= to) break;
+      out.push({ from: cursor, to: change.at, hourlyPrice: price });
+      cursor = change.at;
+      price = next;
     }
     out.push({ from: cursor, to, hourlyPrice: price });
     return out;

@@ -8,7 +8,7 @@ import type { CostsResponse } from "../../contract";
 import type { PoolConfig } from "../config/schema";
 import type { Clock } from "../pool/context";
 import { budgetFor, budgetState, type CostService } from "../pool/costs";
-import { SERVING_STATES } from "../../contract";
+import { listHeldPriced } from "../store/ledger-history";
 import type { Database } from "../store/schema";
 import { Ledger } from "./ledger";
 import { dayWindow, monthWindow, roundMoney } from "./money";
@@ -28,18 +28,11 @@ export class LedgerCostService implements CostService {
     const now = this.clock.now();
     const spentThisMonth = await this.ledger.spend(monthWindow(now), now, { ownerId: userId });
     const spentToday = await this.ledger.spend(dayWindow(now), now, { ownerId: userId });
-    const held = await this.db
-      .selectFrom("instances")
-      .select(["id", "purpose", "market", "instance_type", "availability_zone", "hourly_price"])
-      .where("owner_id", "=", userId)
-      .where("state", "in", SERVING_STATES)
-      .orderBy("launched_at")
-      .execute();
+    const held = await listHeldPriced(this.db, userId);
     const prices = await this.ledger.prices(now + 1);
-    const instances = held.map((r) => {
-      const inst = { market: r.market, instanceType: r.instance_type, availabilityZone: r.availability_zone, hourlyPrice: r.hourly_price === null ? null : Number(r.hourly_price) };
+    const instances = held.map((inst) => {
       const piece = prices.pieces(inst, now, now + 1)[0];
-      return { instanceId: r.id, purpose: r.purpose, hourlyPrice: roundMoney(piece?.hourlyPrice ?? 0) };
+      return { instanceId: inst.id, purpose: inst.purpose, hourlyPrice: roundMoney(piece?.hourlyPrice ?? 0) };
     });
     const budget = budgetFor(this.config, userId);
     return {

@@ -8,7 +8,7 @@ import type { Kysely } from "kysely";
 import type { PurposeConfig } from "../config/schema";
 import { PoolError } from "../errors";
 import { recordEvent } from "../store/events";
-import { countLive, findFreeRunning, findServingByOwner, updateInstance, type Instance } from "../store/instances";
+import { countLive, findFreeRunning, findFreeStarting, findServingByOwner, updateInstance, type Instance } from "../store/instances";
 import { lockPurpose, POOL_LOCK } from "../store/purpose-locks";
 import type { Database } from "../store/schema";
 import type { PoolContext } from "./context";
@@ -81,8 +81,20 @@ async function claimInTransaction(
   }
 
   // A launch needs room in the purpose (held by its lock) and in the whole pool (its own lock).
+  // Without room, a spare still starting is better than a refusal: the user waits for its boot.
+  const takeStarting = async (): Promise<ClaimOutcome | null> => {
+    const starting = await findFreeStarting(trx, purpose.name);
+    if (!starting) return null;
+    const deadline = now + idleMs;
+    const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now };
+    if (!(await updateInstance(trx, starting.id, patch, { states: ["launching", "booting"], ownerId: null }))) return null;
+    await recordEvent(trx, { at: now, instanceId: starting.id, userId, purpose: purpose.name, kind: "assigned", reason: "warm-starting", actor });
+    return { instance: { ...starting, ...patch }, source: "warm" };
+  };
   const livePurpose = await countLive(trx, purpose.name);
   if (livePurpose >= purpose.max) {
+    const taken = await takeStarting();
+    if (taken) return taken;
     throw new PoolError(
       "POOL_EXHAUSTED",
       `No instance of "${purpose.name}" is free and the purpose is at its maximum of ${purpose.max}. Try again later or ask an admin to raise the limit.`,
@@ -91,6 +103,8 @@ async function claimInTransaction(
   await lockPurpose(trx, POOL_LOCK, now);
   const livePool = await countLive(trx);
   if (livePool >= ctx.config.maxInstances) {
+    const taken = await takeStarting();
+    if (taken) return taken;
     throw new PoolError(
       "POOL_EXHAUSTED",
       `The pool is at its maximum of ${ctx.config.maxInstances} instances. Try again later or ask an admin to raise the limit.`,

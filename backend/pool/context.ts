@@ -61,6 +61,27 @@ export function purposeOf(ctx: Pick<PoolContext, "config">, name: string): Purpo
   return p;
 }
 
+/** The configured purpose of that name, or null when the configuration no longer has it. */
+export function configuredPurpose(ctx: Pick<PoolContext, "config">, name: string): PurposeConfig | null {
+  return ctx.config.purposes.find((x) => x.name === name) ?? null;
+}
+
+/**
+ * The purpose of an existing instance, for operations that serve its user. An instance whose
+ * purpose was removed from the configuration is being released (the lifecycle's retire step):
+ * its user gets PURPOSE_REMOVED, not a confusing UNKNOWN_PURPOSE about their own request.
+ */
+export function purposeOfInstance(ctx: Pick<PoolContext, "config">, inst: { id: string; purpose: string }): PurposeConfig {
+  const p = configuredPurpose(ctx, inst.purpose);
+  if (!p) {
+    throw new PoolError(
+      "PURPOSE_REMOVED",
+      `Instance "${inst.id}" belongs to purpose "${inst.purpose}", which is no longer configured; the pool is releasing it. Claim an instance of another purpose.`,
+    );
+  }
+  return p;
+}
+
 export function defaultPurpose(config: PoolConfig): PurposeConfig {
   return config.purposes[0]!;
 }

@@ -17,12 +17,14 @@ import { countsByState } from "../store/stats";
 import { userForTokenHash, type TokenOwner } from "../store/users";
 import type { PoolApi } from "./api";
 import { ensurePurposeRows } from "../store/purpose-locks";
+import { recordConfiguredPrices } from "../store/purpose-prices";
 import type { Database } from "../store/schema";
 import { claimInstance, type ClaimOutcome } from "./claims";
 import { defaultPurpose, purposeOf, staticPolicies, systemClock, type Clock, type PoolContext, type PoolPolicies } from "./context";
 import { LifecycleLoop } from "./lifecycle/loop";
 import { ObservationLoop } from "./observations";
 import { findByLegacyId } from "./legacy-ids";
+import { warnAtStartup } from "./startup-checks";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
@@ -78,6 +80,10 @@ export class Pool implements PoolApi {
   /** Makes sure every configured purpose has its lock row. Call once after migrating. */
   async prepare(): Promise<void> {
     await ensurePurposeRows(this.ctx.db, this.ctx.config.purposes.map((p) => p.name), this.ctx.clock.now());
+    // A changed `hourlyPrice` applies from now on, also to instances already running.
+    const changed = await recordConfiguredPrices(this.ctx.db, this.ctx.config.purposes.map((p) => ({ purpose: p.name, hourlyPrice: p.hourlyPrice ?? null })), this.ctx.clock.now());
+    if (changed.length) this.ctx.log.info({ event: "purpose-prices", changes: changed }, "configured purpose prices recorded");
+    await warnAtStartup(this.ctx);
   }
 
   purpose(name?: string | null): PurposeConfig {

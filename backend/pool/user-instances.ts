@@ -8,7 +8,7 @@ import type { AppName } from "../config/apps";
 import { PoolError } from "../errors";
 import { isServing, SERVING_STATES } from "../../contract";
 import { getForUser, getInstance, listForUser, updateInstance, type Instance } from "../store/instances";
-import { purposeOf, type PoolContext } from "./context";
+import { purposeOfInstance, type PoolContext } from "./context";
 import { toRef } from "./refs";
 import { transition } from "./transitions";
 
@@ -33,20 +33,22 @@ export async function heartbeat(ctx: PoolContext, userId: string, id: string): P
   const now = ctx.clock.now();
   const guard = { states: SERVING_STATES, ownerId: userId };
   // Heartbeats are the hottest path: with a single purpose the deadline is known without reading
-  // the row, so one guarded UPDATE does it; the row is read only to explain a refusal.
+  // the row, so one guarded UPDATE does it (guarded on the purpose too: an instance of a removed
+  // purpose must not be kept alive); the row is read only to explain a refusal.
   const only = ctx.config.purposes.length === 1 ? ctx.config.purposes[0]! : null;
   if (only) {
     const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, only, now));
-    if (await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, guard)) {
+    if (await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, { ...guard, purpose: only.name })) {
       ctx.metrics.heartbeats.inc();
       return { idleDeadline };
     }
   }
   const inst = await getOwnedInstance(ctx, userId, id);
+  const purpose = purposeOfInstance(ctx, inst);
   if (!isServing(inst.state) || inst.ownerId !== userId) {
     throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; claim a new one.`);
   }
-  const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, purposeOf(ctx, inst.purpose), now));
+  const idleDeadline = now + (await ctx.policies.idleTimeoutMs(userId, purpose, now));
   const ok = await updateInstance(ctx.db, id, { idleDeadline, updatedAt: now }, guard);
   if (!ok) throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" was released meanwhile; claim a new one.`);
   ctx.metrics.heartbeats.inc();
@@ -91,10 +93,10 @@ export async function releaseOwned(ctx: PoolContext, userId: string, id: string)
 
 export async function connectOwned(ctx: PoolContext, userId: string, id: string, localPort?: number, app?: AppName): Promise<ConnectionResponse> {
   const inst = await getOwnedInstance(ctx, userId, id);
+  const purpose = purposeOfInstance(ctx, inst);
   if (inst.ownerId !== userId || inst.state !== "running") {
     const hint = inst.state === "launching" || inst.state === "booting" ? "wait until it is running" : "claim a new one";
     throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${id}" is ${inst.state}; ${hint}.`);
   }
-  const purpose = purposeOf(ctx, inst.purpose);
   return ctx.provider.connect(toRef(inst), purpose, { userId, localPort, app });
 }

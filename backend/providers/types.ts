@@ -98,6 +98,13 @@ export interface Provider {
   /** Every instance of this pool the provider knows of (including recently terminated ones). */
   list(poolName: string): Promise<ProviderInstance[]>;
 
+  /**
+   * Every instance the provider has under any pool name (optional). Start-up uses it to warn
+   * about instances of another pool name: a copied configuration with another `poolName`
+   * would otherwise leave them running, unseen.
+   */
+  listEveryPool?(): Promise<ProviderInstance[]>;
+
   /** The given instances only (cheap; used while they boot). Missing ids are simply absent. */
   describe(providerIds: string[]): Promise<ProviderInstance[]>;
 

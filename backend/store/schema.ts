@@ -82,6 +82,13 @@ export interface SpotPricesTable {
   hourly_price: number;
 }
 
+/** Configured purpose prices over time. */
+export interface PurposePricesTable {
+  purpose: string;
+  at: number;
+  hourly_price: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -90,4 +97,5 @@ export interface Database {
   events: EventsTable;
   leases: LeasesTable;
   spot_prices: SpotPricesTable;
+  purpose_prices: PurposePricesTable;
 }

@@ -102,6 +102,15 @@ export class InstantProvider implements Provider {
     return [...this.instances.values()].filter((i) => i.poolName === poolName).map((i) => this.view(i));
   }
 
+  async listEveryPool(): Promise<ProviderInstance[]> {
+    return [...this.instances.values()].map((i) => this.view(i));
+  }
+
+  /** The fake instance behind a pool id (to move it between pool names, say). */
+  fake(instanceId: string): FakeInstance | undefined {
+    return [...this.instances.values()].find((i) => i.instanceId === instanceId);
+  }
+
   async describe(ids: string[]): Promise<ProviderInstance[]> {
     this.describeCalls.push([...ids]);
     const out: ProviderInstance[] = [];

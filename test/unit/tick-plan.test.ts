@@ -16,7 +16,7 @@ const group = (g: Partial<LiveGroup> & Pick<LiveGroup, "state">): LiveGroup => (
 
 test("an empty pool has no step to run and no spares", () => {
   const plan = planTick([], NOW, 3_600_000);
-  assert.deepEqual(plan, { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, interrupting: false, freeByPurpose: new Map() });
+  assert.deepEqual(plan, { launch: false, boot: false, assign: false, reap: false, expire: false, terminate: false, retire: false, launchWarm: false, interrupting: false, freeByPurpose: new Map() });
 });
 
 test("each state wakes the step that moves it on", () => {
@@ -51,4 +51,12 @@ test("spares are counted per purpose over launching, booting and running, never 
     3_600_000,
   );
   assert.deepEqual([...plan.freeByPurpose], [["rstudio", 7], ["gpu", 1]]);
+});
+
+test("live instances of a purpose no longer configured wake the retire step", () => {
+  const known = new Set(["rstudio"]);
+  assert.equal(planTick([group({ state: "running" })], NOW, 3_600_000, known).retire, false);
+  assert.equal(planTick([group({ state: "running", purpose: "gone" })], NOW, 3_600_000, known).retire, true);
+  assert.equal(planTick([group({ state: "booting", purpose: "gone" })], NOW, 3_600_000, known).retire, true);
+  assert.equal(planTick([group({ state: "releasing", purpose: "gone" })], NOW, 3_600_000, known).retire, false, "already on its way out");
 });

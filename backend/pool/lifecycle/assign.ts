@@ -5,16 +5,19 @@
  * is finished on the next tick.
  */
 import { findPendingHandOvers, updateInstance } from "../../store/instances";
-import { purposeOf, type PoolContext } from "../context";
+import { configuredPurpose, type PoolContext } from "../context";
 import { toRef } from "../refs";
+import type { LifecycleStep } from "./step";
 
 /** Completes pending hand-overs; returns how many it completed. */
 export async function completeAssignments(ctx: PoolContext): Promise<number> {
   let done = 0;
   for (const inst of await findPendingHandOvers(ctx.db)) {
     const owner = inst.ownerId!;
+    const purpose = configuredPurpose(ctx, inst.purpose);
+    if (!purpose) continue; // the retire step releases it
     try {
-      await ctx.provider.assign(toRef(inst), owner, purposeOf(ctx, inst.purpose));
+      await ctx.provider.assign(toRef(inst), owner, purpose);
       const { assignError: _, ...details } = inst.details;
       const ok = await updateInstance(ctx.db, inst.id, { handedOverTo: owner, details, updatedAt: ctx.clock.now() }, { states: ["running"], ownerId: owner });
       if (ok) done++;
@@ -26,3 +29,11 @@ export async function completeAssignments(ctx: PoolContext): Promise<number> {
   }
   return done;
 }
+
+export const assignStep: LifecycleStep = {
+  name: "assign",
+  due: (t) => t.plan.assign,
+  async run(t) {
+    await completeAssignments(t.ctx);
+  },
+};

@@ -4,8 +4,9 @@
  * purpose's boot timeout is given up and terminated.
  */
 import { listInStates } from "../../store/instances";
-import { purposeOf, type PoolContext } from "../context";
+import { configuredPurpose, type PoolContext } from "../context";
 import { transition } from "../transitions";
+import { forEachInstance, type LifecycleStep } from "./step";
 
 export interface BootProgress {
   /** Became running while assigned: their hand-over may be pending. */
@@ -24,7 +25,7 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
   const booting = (await listInStates(ctx.db, ["booting"])).filter((i) => i.providerId);
   if (booting.length === 0) return progress;
   const seen = new Map((await ctx.provider.describe(booting.map((i) => i.providerId!))).map((p) => [p.providerId, p]));
-  for (const inst of booting) {
+  await forEachInstance(ctx, "boot", booting, async (inst) => {
     const now = ctx.clock.now();
     const p = seen.get(inst.providerId!);
     if (p?.ready && p.state === "running") {
@@ -45,7 +46,7 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
         if (inst.ownerId) progress.runningAssigned++;
         else progress.runningFree++;
       }
-      continue;
+      return;
     }
     if (p && (p.state === "terminated" || p.state === "stopped" || p.state === "stopping")) {
       const state = p.interrupted ? "interrupted" : "lost";
@@ -61,9 +62,10 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
         progress.lost++;
         ctx.metrics.fixes.inc({ kind: state });
       }
-      continue;
+      return;
     }
-    const purpose = purposeOf(ctx, inst.purpose);
+    const purpose = configuredPurpose(ctx, inst.purpose);
+    if (!purpose) return; // the retire step releases it
     if (now - inst.launchedAt > purpose.bootTimeoutSeconds * 1000) {
       const ok = await transition(ctx, inst.id, {
         from: "booting",
@@ -74,6 +76,20 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
       });
       if (ok) progress.timedOut++;
     }
-  }
+  });
   return progress;
 }
+
+export const bootStep: LifecycleStep = {
+  name: "boot",
+  due: (t) => t.plan.boot,
+  async run(t) {
+    const p = await watchBooting(t.ctx);
+    // Claimed while booting: the hand-over may be pending. Lost or given up: maybe one spare
+    // fewer, and one to terminate.
+    return {
+      due: [...(p.runningAssigned ? (["assign"] as const) : []), ...(p.timedOut ? (["terminate"] as const) : [])],
+      recount: p.lost > 0 || p.timedOut > 0,
+    };
+  },
+};

@@ -4,10 +4,12 @@
  * same launch rather than a second one. Launches run in the background of the loop; the
  * in-memory set only stops this process from starting the same row twice at once.
  */
+import type { PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { listInStates, type Instance } from "../../store/instances";
-import { purposeOf, type PoolContext } from "../context";
+import { configuredPurpose, type PoolContext } from "../context";
 import { changeWithEvent, transition } from "../transitions";
+import type { LifecycleStep } from "./step";
 
 const MAX_ATTEMPTS = 6;
 const RETRYABLE = new Set(["PROVIDER_THROTTLED", "PROVIDER_UNAVAILABLE"]);
@@ -32,7 +34,9 @@ export class Launcher {
     let started = 0;
     for (const row of rows) {
       if (row.providerId || row.nextAttemptAt > now || this.inFlight.has(row.id)) continue;
-      const p = this.launchOne(row).finally(() => this.inFlight.delete(row.id));
+      const purpose = configuredPurpose(this.ctx, row.purpose);
+      if (!purpose) continue; // the retire step releases it
+      const p = this.launchOne(row, purpose).finally(() => this.inFlight.delete(row.id));
       this.inFlight.set(row.id, p);
       started++;
     }
@@ -44,9 +48,8 @@ export class Launcher {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()]);
   }
 
-  private async launchOne(row: Instance): Promise<void> {
+  private async launchOne(row: Instance, purpose: PurposeConfig): Promise<void> {
     const { ctx } = this;
-    const purpose = purposeOf(ctx, row.purpose);
     const attempt = row.launchAttempts + 1;
     try {
       const result = await ctx.provider.launch({ instanceId: row.id, purpose, poolName: ctx.config.poolName, ownerId: row.ownerId });
@@ -119,3 +122,20 @@ export class Launcher {
     ctx.log.error({ event: "launch-failed", instanceId: row.id, code, attempt, err: message }, "launch failed for good");
   }
 }
+
+export const launchStep: LifecycleStep = {
+  name: "launch",
+  due: (t) => t.plan.launch,
+  async run(t) {
+    await t.launcher.startDue();
+  },
+};
+
+/** Launches the spares the warm step asked for, in the same tick. */
+export const launchWarmStep: LifecycleStep = {
+  name: "launch-warm",
+  due: (t) => t.plan.launchWarm,
+  async run(t) {
+    await t.launcher.startDue();
+  },
+};

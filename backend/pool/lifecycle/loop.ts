@@ -2,40 +2,42 @@
  * The lifecycle loop: one tick at a time (never overlapping), on one replica at a time (a
  * lease in the database). Each tick reads the database and the provider and fixes what
  * differs: launches, boots, hand-overs, idle reaping, lifetime limits, terminations, the warm
- * pool, and every `reconcileMs` a full comparison with the provider. Timers only decide when
- * the next tick runs; what is due is always read from the database (one aggregate read
- * first, then only the steps that have work).
+ * pool, and every `reconcileMs` a full comparison with the provider; the steps are listed in
+ * steps.ts. Timers only decide when the next tick runs; what is due is always read from the
+ * database (one aggregate read first, then only the steps that have work). Slow provider
+ * operations run beside the tick (ops.ts), so they never hold up other instances or claims.
  */
 import { randomBytes } from "node:crypto";
 import { surveyLive } from "../../store/instances";
 import { releaseLease, tryAcquireLease } from "../../store/leases";
 import type { PoolContext } from "../context";
-import { completeAssignments } from "./assign";
-import { watchBooting } from "./boot";
 import { Launcher } from "./launch";
+import { BackgroundOps } from "./ops";
 import { recordObservedPrices } from "./observed-prices";
-import { expireOld, reapIdle } from "./reap";
-import { reconcile } from "./reconcile";
-import { terminateReleasing } from "./terminate";
-import { handOffInterrupting } from "./interrupting";
 import { planTick } from "./plan";
-import { balanceWarmPool } from "./warm";
+import type { PlanFlag, Tick } from "./step";
+import { STEPS } from "./steps";
 
 const LEASE = "lifecycle";
 
 export class LifecycleLoop {
   readonly holder = `${process.pid}-${randomBytes(4).toString("hex")}`;
   readonly launcher: Launcher;
+  /** Long provider operations (busy checks, terminations) running beside the ticks. */
+  readonly ops: BackgroundOps;
+  /** How long a step waits for the provider operations it started before moving on. */
+  opWaitMs = 2000;
+  private readonly memory = { lastReconcile: 0 };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private rerun = false;
   private stopped = true;
-  private lastReconcile = 0;
   /** When this loop last took or renewed the lease (null: it does not hold it). */
   private leaseRenewedAt: number | null = null;
 
   constructor(private readonly ctx: PoolContext) {
     this.launcher = new Launcher(ctx);
+    this.ops = new BackgroundOps(ctx.log, () => this.kick());
   }
 
   start(): void {
@@ -73,6 +75,8 @@ export class LifecycleLoop {
     this.timer = null;
     while (this.running) await this.running;
     await this.launcher.settle();
+    // A provider operation that hangs must not hold up shutdown: the next start redoes it.
+    await this.ops.settle(10_000);
     this.leaseRenewedAt = null;
     await releaseLease(this.ctx.db, LEASE, this.holder).catch(() => undefined);
   }
@@ -111,70 +115,42 @@ export class LifecycleLoop {
   private async runTick(forceReconcile: boolean): Promise<void> {
     const { ctx } = this;
     if (!(await this.holdLease())) return;
-    const inFlight = (id: string) => this.launcher.isInFlight(id);
     const shortestLifetimeMs = Math.min(...ctx.config.purposes.map((p) => p.maxLifetimeSeconds)) * 1000;
+    const configured = new Set(ctx.config.purposes.map((p) => p.name));
     // The plan says which steps have work, as the rows stood when the tick began; a step that
-    // changes rows adds the work it leaves for the steps after it.
-    const plan = planTick(await surveyLive(ctx.db), ctx.clock.now(), shortestLifetimeMs);
-    let knownFree: Map<string, number> | undefined = plan.freeByPurpose;
-    let launchWarm = false;
-    const everything = () => {
-      plan.launch = plan.boot = plan.assign = plan.reap = plan.expire = plan.terminate = plan.interrupting = launchWarm = true;
-      knownFree = undefined;
+    // changes rows adds the work it leaves for the steps after it (its follow-ups).
+    const plan = planTick(await surveyLive(ctx.db), ctx.clock.now(), shortestLifetimeMs, configured);
+    const tick: Tick = {
+      ctx,
+      plan,
+      knownFree: plan.freeByPurpose,
+      forceReconcile,
+      launcher: this.launcher,
+      ops: this.ops,
+      opWaitMs: this.opWaitMs,
+      memory: this.memory,
     };
-    const steps: Array<[string, () => boolean, () => Promise<void>]> = [
-      ["reconcile", () => forceReconcile || ctx.clock.now() - this.lastReconcile >= ctx.config.reconcileMs, async () => {
-        const r = await reconcile(ctx, inFlight);
-        this.lastReconcile = ctx.clock.now();
-        if (r.lost + r.interrupted + r.recovered + r.adopted + r.orphansTerminated > 0) everything();
-      }],
-      ["launch", () => plan.launch, async () => {
-        await this.launcher.startDue();
-      }],
-      ["boot", () => plan.boot, async () => {
-        const p = await watchBooting(ctx);
-        // Claimed while booting: the hand-over may be pending. Lost or given up: maybe one
-        // spare fewer, and one to terminate.
-        if (p.runningAssigned) plan.assign = true;
-        if (p.lost || p.timedOut) knownFree = undefined;
-        if (p.timedOut) plan.terminate = true;
-      }],
-      ["assign", () => plan.assign, async () => {
-        await completeAssignments(ctx);
-      }],
-      ["reap", () => plan.reap, async () => {
-        if ((await reapIdle(ctx)) > 0) plan.terminate = true;
-      }],
-      ["expire", () => plan.expire, async () => {
-        if ((await expireOld(ctx)) > 0) plan.terminate = true;
-      }],
-      ["warm", () => true, async () => {
-        for (const c of await balanceWarmPool(ctx, knownFree)) {
-          if (c.launched) launchWarm = true;
-          if (c.scaledDown) plan.terminate = true;
-        }
-      }],
-      ["launch-warm", () => launchWarm, async () => {
-        await this.launcher.startDue();
-      }],
-      ["interrupting", () => plan.interrupting, async () => {
-        if ((await handOffInterrupting(ctx)) > 0) plan.terminate = plan.assign = true;
-      }],
-      ["terminate", () => plan.terminate, async () => {
-        await terminateReleasing(ctx, inFlight);
-      }],
-    ];
-    for (const [name, due, step] of steps) {
-      if (!due()) continue;
+    const everything = () => {
+      for (const flag of PLAN_FLAGS) plan[flag] = true;
+      tick.knownFree = undefined;
+    };
+    for (const step of STEPS) {
+      if (!step.due(tick)) continue;
       try {
-        await step();
+        const next = await step.run(tick);
+        if (!next) continue;
+        if (next.everything) everything();
+        for (const flag of next.due ?? []) plan[flag] = true;
+        if (next.recount) tick.knownFree = undefined;
       } catch (err) {
         // One failing step (say the provider is unreachable) must not stop the others, and
         // since what it did is unknown, they all run.
         everything();
-        ctx.log.error({ event: "step-failed", step: name, err: (err as Error).message }, `lifecycle step ${name} failed`);
+        ctx.log.error({ event: "step-failed", step: step.name, err: (err as Error).message }, `lifecycle step ${step.name} failed`);
       }
     }
     await recordObservedPrices(ctx).catch((err: unknown) => ctx.log.warn({ event: "spot-prices-not-recorded", err: (err as Error).message }, "could not record spot prices"));
   }
 }
+
+const PLAN_FLAGS: readonly PlanFlag[] = ["launch", "boot", "assign", "reap", "expire", "terminate", "retire", "launchWarm", "interrupting"];

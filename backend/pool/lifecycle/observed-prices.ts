@@ -2,7 +2,7 @@
  * Spot prices the provider saw (launches, the purposes list) go into spot_prices, so the ledger
  * bills each hour at the price in force, not at the price recorded at launch.
  */
-import { recordSpotPrices } from "../../cost/history";
+import { recordSpotPrices } from "../../store/ledger-history";
 import type { PoolContext } from "../context";
 
 export async function recordObservedPrices(ctx: PoolContext): Promise<number> {

@@ -13,6 +13,7 @@ import type { Instance } from "../../store/instances";
 import { newInstanceId } from "../ids";
 import type { PoolContext } from "../context";
 import { changeWithEvent, createInstance, transition } from "../transitions";
+import type { LifecycleStep } from "./step";
 
 /** A provider may not list an instance right after launching it (EC2 is eventually consistent). */
 const LIST_GRACE_MS = 120_000;
@@ -196,3 +197,13 @@ async function each(ctx: PoolContext, instanceId: string, fix: () => Promise<voi
     ctx.log.error({ event: "reconcile-fix-failed", instanceId, err: (err as Error).message }, "could not fix an instance; will retry");
   }
 }
+
+export const reconcileStep: LifecycleStep = {
+  name: "reconcile",
+  due: (t) => t.forceReconcile || t.ctx.clock.now() - t.memory.lastReconcile >= t.ctx.config.reconcileMs,
+  async run(t) {
+    const r = await reconcile(t.ctx, (id) => t.launcher.isInFlight(id));
+    t.memory.lastReconcile = t.ctx.clock.now();
+    if (r.lost + r.interrupted + r.recovered + r.adopted + r.orphansTerminated + r.resurfaced > 0) return { everything: true };
+  },
+};

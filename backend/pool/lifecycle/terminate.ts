@@ -1,37 +1,64 @@
 /**
  * Terminate step: a `releasing` instance has the user's things taken off (home volume) and is
  * terminated; then it is `terminated` with its end time. Safe to repeat: providers treat an
- * instance that is already gone as terminated.
+ * instance that is already gone as terminated. Taking the home volume off waits on a command
+ * on the instance, so each termination runs beside the tick (ops.ts). An instance whose
+ * purpose was removed from the configuration is terminated without that step: terminating
+ * frees the volume too.
  */
-import { listInStates } from "../../store/instances";
-import { purposeOf, type PoolContext } from "../context";
+import { listInStates, type Instance } from "../../store/instances";
+import { configuredPurpose, type PoolContext } from "../context";
 import { toRef } from "../refs";
 import { transition } from "../transitions";
+import { waitUpTo, type BackgroundOps } from "./ops";
+import { forEachInstance, type LifecycleStep } from "./step";
 
-export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id: string) => boolean): Promise<number> {
+export interface TerminateOptions {
+  ops: BackgroundOps;
+  waitMs: number;
+}
+
+export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id: string) => boolean, options?: TerminateOptions): Promise<number> {
   let done = 0;
+  const started: Array<Promise<void> | null> = [];
   const releasing = await listInStates(ctx.db, ["releasing"]);
-  for (const inst of releasing) {
-    if (!inst.providerId && isLaunchInFlight(inst.id)) continue; // its launch will record the provider id first
-    const purpose = purposeOf(ctx, inst.purpose);
-    const ref = toRef(inst);
-    try {
-      if (inst.providerId) {
-        await ctx.provider.release(ref, purpose);
-        await ctx.provider.terminate([ref]);
-      }
-    } catch (err) {
-      ctx.log.warn({ event: "terminate-retry", instanceId: inst.id, err: (err as Error).message }, "terminate failed; will retry");
-      continue;
-    }
-    const now = ctx.clock.now();
-    const ok = await transition(ctx, inst.id, {
-      from: "releasing",
-      to: "terminated",
-      patch: { endedAt: now, updatedAt: now },
-      event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" },
-    });
-    if (ok) done++;
-  }
+  await forEachInstance(ctx, "terminate", releasing, async (inst) => {
+    if (!inst.providerId && isLaunchInFlight(inst.id)) return; // its launch will record the provider id first
+    const work = async () => {
+      if (await terminateOne(ctx, inst)) done++;
+    };
+    if (options) started.push(options.ops.start(`terminate:${inst.id}`, work));
+    else await work();
+  });
+  if (options) await waitUpTo(started, options.waitMs);
   return done;
 }
+
+async function terminateOne(ctx: PoolContext, inst: Instance): Promise<boolean> {
+  const purpose = configuredPurpose(ctx, inst.purpose);
+  const ref = toRef(inst);
+  try {
+    if (inst.providerId) {
+      if (purpose) await ctx.provider.release(ref, purpose);
+      await ctx.provider.terminate([ref]);
+    }
+  } catch (err) {
+    ctx.log.warn({ event: "terminate-retry", instanceId: inst.id, err: (err as Error).message }, "terminate failed; will retry");
+    return false;
+  }
+  const now = ctx.clock.now();
+  return transition(ctx, inst.id, {
+    from: "releasing",
+    to: "terminated",
+    patch: { endedAt: now, updatedAt: now },
+    event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" },
+  });
+}
+
+export const terminateStep: LifecycleStep = {
+  name: "terminate",
+  due: (t) => t.plan.terminate,
+  async run(t) {
+    await terminateReleasing(t.ctx, (id) => t.launcher.isInFlight(id), { ops: t.ops, waitMs: t.opWaitMs });
+  },
+};

@@ -9,6 +9,7 @@ import { newLaunchRow } from "../claims";
 import type { PoolContext } from "../context";
 import { createInstance } from "../transitions";
 import { releaseInstance } from "../user-instances";
+import type { LifecycleStep, PlanFlag } from "./step";
 
 export interface WarmChange {
   purpose: string;
@@ -63,3 +64,16 @@ export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, 
   }
   return changes;
 }
+
+export const warmStep: LifecycleStep = {
+  name: "warm",
+  due: () => true,
+  async run(t) {
+    const due: PlanFlag[] = [];
+    for (const c of await balanceWarmPool(t.ctx, t.knownFree)) {
+      if (c.launched) due.push("launchWarm");
+      if (c.scaledDown) due.push("terminate");
+    }
+    return { due };
+  },
+};

@@ -256,6 +256,10 @@ export class LocalProvider implements Provider {
     return last ? `process exited: ${last}` : "process exited";
   }
 
+  async listEveryPool(): Promise<ProviderInstance[]> {
+    return Promise.all(this.allStates().map((s) => this.view(s)));
+  }
+
   async list(poolName: string): Promise<ProviderInstance[]> {
     return Promise.all(this.allStates().filter((s) => s.poolName === poolName).map((s) => this.view(s)));
   }

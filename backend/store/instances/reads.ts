@@ -184,3 +184,21 @@ export async function listAll(db: Db, filter: { states?: readonly InstanceState[
   if (filter.ownerId) q = q.where("owner_id", "=", filter.ownerId);
   return (await q.orderBy("launched_at").execute()).map(fromRow);
 }
+
+const freeStarting = prepare((db: Db, purpose: string) =>
+  db
+    .selectFrom("instances")
+    .selectAll()
+    .where("purpose", "=", purpose)
+    .where("state", "in", ["launching", "booting"])
+    .where("owner_id", "is", null)
+    // The one that has been starting longest is the nearest to ready.
+    .orderBy("launched_at")
+    .limit(sql.lit(1)),
+);
+
+/** The free spare of a purpose nearest to ready among those still launching or booting. */
+export async function findFreeStarting(db: Db, purpose: string): Promise<Instance | null> {
+  const [r] = (await freeStarting(db, purpose)).rows;
+  return r ? fromRow(r) : null;
+}

@@ -23,6 +23,8 @@ export interface UpdateGuard {
   ownerId?: string | null;
   /** Only while the idle deadline is set and not after this (a heartbeat that moved it wins). */
   idleDeadlineAtMost?: number;
+  /** Only a row of this purpose. */
+  purpose?: string;
 }
 
 const insert = prepare((db: Db, ...values: unknown[]) =>
@@ -59,15 +61,21 @@ async function guardedWrite(db: Db, id: string, set: Updateable<InstancesTable>,
   const columns = Object.keys(values);
   const owner = guard.ownerId === undefined ? "any" : guard.ownerId === null ? "none" : "is";
   const deadline = guard.idleDeadlineAtMost !== undefined;
-  const args = [...columns.map((c) => values[c]), id, ...(owner === "is" ? [guard.ownerId] : []), ...(deadline ? [guard.idleDeadlineAtMost] : [])];
-  const res = await guardedUpdate({ columns, states: guard.states, owner, deadline })(db, ...args);
+  const args = [
+    ...columns.map((c) => values[c]),
+    id,
+    ...(owner === "is" ? [guard.ownerId] : []),
+    ...(deadline ? [guard.idleDeadlineAtMost] : []),
+    ...(guard.purpose !== undefined ? [guard.purpose] : []),
+  ];
+  const res = await guardedUpdate({ columns, states: guard.states, owner, deadline, purpose: guard.purpose !== undefined })(db, ...args);
   return Number(res.numAffectedRows ?? 0) > 0;
 }
 
 /** One prepared UPDATE per set of columns and kind of guard. */
 const guardedUpdate = prepareByShape(
-  (s: { columns: string[]; states?: readonly InstanceState[]; owner: "any" | "none" | "is"; deadline: boolean }) =>
-    `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}|${s.deadline}`,
+  (s: { columns: string[]; states?: readonly InstanceState[]; owner: "any" | "none" | "is"; deadline: boolean; purpose: boolean }) =>
+    `${s.columns.join()}|${s.states?.join() ?? "*"}|${s.owner}|${s.deadline}|${s.purpose}`,
   (s) =>
     (db: Db, ...args: unknown[]) => {
       const values = Object.fromEntries(s.columns.map((c, i) => [c, args[i]])) as Updateable<InstancesTable>;
@@ -76,6 +84,7 @@ const guardedUpdate = prepareByShape(
       if (s.owner === "none") q = q.where("owner_id", "is", null);
       if (s.owner === "is") q = q.where("owner_id", "=", args[s.columns.length + 1] as string);
       if (s.deadline) q = q.where("idle_deadline", "<=", args[s.columns.length + 1 + (s.owner === "is" ? 1 : 0)] as number);
+      if (s.purpose) q = q.where("purpose", "=", args[args.length - 1] as string);
       return q;
     },
 );

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Ledger } from "../../../backend/cost/ledger";
-import { recordSpotPrices } from "../../../backend/cost/history";
+import { recordSpotPrices } from "../../../backend/store/ledger-history";
 import { buildReport } from "../../../backend/cost/report";
 import { recordEvent } from "../../../backend/store/events";
 import { insertInstance, type Instance } from "../../../backend/store/instances";

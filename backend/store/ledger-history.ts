@@ -6,9 +6,10 @@
  */
 import type { Kysely } from "kysely";
 import type { PoolConfig } from "../config/schema";
-import type { Database } from "../store/schema";
-import type { SpotPriceChange } from "./prices";
-import { MIN_BILLED_SECONDS, type InstanceHistory, type VolumeHistory, type Window } from "./usage";
+import { SERVING_STATES } from "../../contract";
+import type { PricedInstance, SpotPriceChange } from "../cost/prices";
+import { MIN_BILLED_SECONDS, type InstanceHistory, type VolumeHistory, type Window } from "../cost/usage";
+import type { Database } from "./schema";
 
 type Db = Kysely<Database>;
 
@@ -108,4 +109,24 @@ export async function recordSpotPrices(db: Db, changes: SpotPriceChange[]): Prom
 export async function loadSpotPrices(db: Db, before: number): Promise<SpotPriceChange[]> {
   const rows = await db.selectFrom("spot_prices").selectAll().where("at", "<", before).orderBy("at").execute();
   return rows.map((r) => ({ instanceType: r.instance_type, availabilityZone: r.availability_zone, at: Number(r.at), hourlyPrice: Number(r.hourly_price) }));
+}
+
+/** The instances a user holds now, with what pricing them needs (the rate in /v1/costs). */
+export async function listHeldPriced(db: Db, userId: string): Promise<Array<PricedInstance & { id: string; purpose: string }>> {
+  const rows = await db
+    .selectFrom("instances")
+    .select(["id", "purpose", "market", "instance_type", "availability_zone", "hourly_price", "launched_at"])
+    .where("owner_id", "=", userId)
+    .where("state", "in", SERVING_STATES)
+    .orderBy("launched_at")
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    purpose: r.purpose,
+    market: r.market,
+    instanceType: r.instance_type,
+    availabilityZone: r.availability_zone,
+    hourlyPrice: r.hourly_price === null ? null : Number(r.hourly_price),
+    billStart: Number(r.launched_at),
+  }));
 }

@@ -1,0 +1,59 @@
+/**
+ * What a lifecycle step is: a small object the loop asks, each tick, whether it has work
+ * (`due`, from the tick's plan) and then runs. A step answers with follow-ups: the work it
+ * leaves for the steps after it in the same tick. Adding a step is one file that exports one
+ * of these and one line in steps.ts.
+ */
+import type { PoolContext } from "../context";
+import type { BackgroundOps } from "./ops";
+import type { Launcher } from "./launch";
+import type { TickPlan } from "./plan";
+
+/** The flags of the plan a step can raise for the steps after it. */
+export type PlanFlag = Exclude<keyof TickPlan, "freeByPurpose">;
+
+export interface FollowUps {
+  /** Steps that now have work. */
+  due?: PlanFlag[];
+  /** The free counts the tick started with are stale: count again. */
+  recount?: boolean;
+  /** What the step did is uncertain: every step runs. */
+  everything?: boolean;
+}
+
+/** What a tick gives its steps. */
+export interface Tick {
+  ctx: PoolContext;
+  plan: TickPlan;
+  /** Free instances per purpose as the tick read them; undefined: count again. */
+  knownFree: Map<string, number> | undefined;
+  forceReconcile: boolean;
+  launcher: Launcher;
+  /** Long provider operations, run beside the tick. */
+  ops: BackgroundOps;
+  /** How long a step waits for the operations it started before leaving them in the background. */
+  opWaitMs: number;
+  /** What the loop remembers between ticks (when it last reconciled). */
+  memory: { lastReconcile: number };
+}
+
+export interface LifecycleStep {
+  readonly name: string;
+  due(tick: Tick): boolean;
+  run(tick: Tick): Promise<FollowUps | void>;
+}
+
+/**
+ * Runs `work` for each instance; a failure is logged with the instance and never stops the
+ * others (one broken instance, or a purpose removed from the configuration, must not block
+ * the rest of the pool).
+ */
+export async function forEachInstance<T extends { id: string }>(ctx: PoolContext, step: string, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  for (const item of items) {
+    try {
+      await work(item);
+    } catch (err) {
+      ctx.log.error({ event: "instance-step-failed", step, instanceId: item.id, err: (err as Error).message }, `lifecycle step ${step} failed for one instance; will retry`);
+    }
+  }
+}
