@@ -4,7 +4,7 @@
  * messages). Older backends send no `app`: that means RStudio.
  */
 import type { AppName, InstanceView, PurposeView } from "../../contract";
-import { APPS } from "../../backend/config/apps";
+import { APPS } from "../../contract";
 
 export function mainApp(i: Pick<InstanceView, "app"> | Pick<PurposeView, "app">): AppName {
   return i.app ?? "rstudio";
