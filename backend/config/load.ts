@@ -53,6 +53,17 @@ function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], f
   return raw as T;
 }
 
+/** A comma-separated list of environment variable names. */
+function namesFromEnv(env: Env, key: string): string[] {
+  const names = (env[key] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${key}: "${n}" is not a variable name (give names separated by commas)`);
+    }
+  }
+  return names;
+}
+
 /** The single purpose of a deployment without a YAML file, from the old service's variables. */
 function purposeFromEnv(env: Env): PurposeConfig {
   const idleMs = intFromEnv(env, "TIMEOUT_INSTANCE", 3_600_000, 1000);
@@ -180,7 +191,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     ebsPricePerGbMonth: fileSettings?.pool.ebsPricePerGbMonth,
     appKey: env.ARENA_POOL_SERVICE_KEY || null,
     proxyKey: env.PROXY_KEY || null,
-    local: { runtime, command: env.POOL_LOCAL_COMMAND ?? null },
+    local: { runtime, command: env.POOL_LOCAL_COMMAND ?? null, passEnv: namesFromEnv(env, "POOL_LOCAL_PASS_ENV") },
     purposes,
     budgets: {
       defaultUserMonthly: b?.defaultUserMonthly,

@@ -2,9 +2,15 @@
  * The local provider: each "instance" is a process on this machine serving the purpose's web
  * app on a free loopback port. Instances are detached process groups with a state file each,
  * so they outlive a restart of the backend, which finds them again through those files.
+ *
+ * A launch writes its intent (the state file without a pid) before it spawns, and tags the
+ * process with its instance id and pool name (child-env.ts). A crash anywhere in between
+ * leaves something a restart can see: the intent alone (launched again), or the intent and a
+ * tagged process found in /proc (finished: its pid is written down, never a second spawn).
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import path from "node:path";
 import type { ConnectionResponse } from "../../api/contract";
@@ -12,7 +18,12 @@ import type { LocalRuntime, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";
 import type { ConnectRequest, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
+import { instanceEnv } from "./child-env";
+import { findInstanceProcess, isOurProcess, taggedProcesses, type TaggedProcess } from "./processes";
 import { buildLaunchCommand, containerName, detectRuntime, placeholderCommand, type ConcreteRuntime, type LaunchCommand } from "./runtimes";
+
+export { INSTANCE_ENV } from "./child-env";
+export { isOurProcess } from "./processes";
 
 /** What the state file of one local instance holds. */
 export interface LocalInstanceState {
@@ -21,7 +32,8 @@ export interface LocalInstanceState {
   poolName: string;
   purpose: string;
   runtime: ConcreteRuntime;
-  pid: number;
+  /** Null while only the intent is recorded (written before the spawn). */
+  pid: number | null;
   port: number;
   ownerId: string | null;
   startedAt: number;
@@ -35,11 +47,11 @@ export interface LocalProviderOptions {
   codeDir?: string;
   /** Working directory of launched processes. */
   cwd?: string;
+  /** The backend's environment, of which instances get only an allowlist (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Extra variable names instances may see (POOL_LOCAL_PASS_ENV). */
+  passEnv?: readonly string[];
 }
-
-/** Env var put on every instance process so a recycled pid is never taken for our instance. */
-export const INSTANCE_ENV = "RSTUDIO_POOL_INSTANCE";
-
 
 function httpAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
@@ -53,32 +65,21 @@ function httpAnswers(port: number, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** Whether `pid` is alive and is our instance (checked through its environment on Linux). */
-export function isOurProcess(pid: number, instanceId: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-  const environ = `/proc/${pid}/environ`;
-  if (!existsSync("/proc/self/environ")) return true; // no /proc (macOS): trust the pid
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (/\) Z /.test(stat)) return false; // a zombie is dead
-    return readFileSync(environ, "utf8").split("\0").includes(`${INSTANCE_ENV}=${instanceId}`);
-  } catch {
-    return false;
-  }
+export function localProviderId(instanceId: string): string {
+  return `local-${instanceId.replace(/^rsp-/, "")}`;
 }
 
 export class LocalProvider implements Provider {
   readonly kind = "local";
   private readonly dir: string;
+  /** The data dir, resolved: it tags the processes launched from here. */
+  private readonly home: string;
   private runtime: ConcreteRuntime | null = null;
   private readonly placeholder: LaunchCommand;
 
   constructor(private readonly options: LocalProviderOptions) {
-    this.dir = path.join(options.dataDir, "local-instances");
+    this.home = path.resolve(options.dataDir);
+    this.dir = path.join(this.home, "local-instances");
     mkdirSync(this.dir, { recursive: true });
     this.placeholder = placeholderCommand(options.codeDir ?? __dirname);
   }
@@ -103,10 +104,19 @@ export class LocalProvider implements Provider {
     }
   }
 
+  /** Atomic (temp file + rename): a crash leaves the old state or the new one, never half. */
   private writeState(s: LocalInstanceState): void {
     const file = this.stateFile(s.instanceId);
-    writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2));
+    writeFileSync(`${file}.tmp`, JSON.stringify(s));
     renameSync(`${file}.tmp`, file);
+  }
+
+  /** The same, without blocking the event loop (hand-overs are on a claim's path). */
+  private async writeStateAsync(s: LocalInstanceState): Promise<void> {
+    const file = this.stateFile(s.instanceId);
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, JSON.stringify(s));
+    await rename(tmp, file);
   }
 
   private allStates(): LocalInstanceState[] {
@@ -117,14 +127,26 @@ export class LocalProvider implements Provider {
   }
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
-    const existing = this.readState(req.instanceId);
     const price = req.purpose.hourlyPrice ?? 0;
-    if (existing) {
+    const result = (runtime: ConcreteRuntime, providerId: string): LaunchResult => ({ providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price });
+    const existing = this.readState(req.instanceId);
+    if (existing?.pid != null) {
       // Same launch again (a retry after a crash): report what was started the first time.
-      return { providerId: existing.providerId, instanceType: `local-${existing.runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price };
+      return result(existing.runtime, existing.providerId);
+    }
+    // Intent recorded but no pid, or no file at all: a crash came between the spawn and the
+    // write. Finish that launch if its tagged process runs; spawn only if nothing does.
+    const running = taggedProcesses({ home: this.home, poolName: req.poolName }).find((p) => p.instanceId === req.instanceId);
+    if (running) {
+      const s = existing ? { ...existing, pid: running.pid } : { ...strayToState(running, req.poolName), ownerId: req.ownerId };
+      this.writeState(s);
+      return result(s.runtime, s.providerId);
     }
     const runtime = await this.resolveRuntime();
     const port = await freePort();
+    const providerId = localProviderId(req.instanceId);
+    const intent: LocalInstanceState = { instanceId: req.instanceId, providerId, poolName: req.poolName, purpose: req.purpose.name, runtime, pid: null, port, ownerId: req.ownerId, startedAt: Date.now() };
+    this.writeState(intent);
     const cmd = buildLaunchCommand({
       runtime,
       port,
@@ -143,23 +165,42 @@ export class LocalProvider implements Provider {
         cwd: this.options.cwd ?? process.cwd(),
         detached: true,
         stdio: ["ignore", out, out],
-        env: { ...process.env, [INSTANCE_ENV]: req.instanceId, PORT: String(port) },
+        env: instanceEnv(this.options.env ?? process.env, { instanceId: req.instanceId, poolName: req.poolName, purpose: req.purpose.name, port, home: this.home, passEnv: this.options.passEnv }),
       });
     } finally {
       closeSync(out);
     }
-    const pid = await new Promise<number>((resolve, reject) => {
-      child.once("spawn", () => resolve(child.pid!));
-      child.once("error", (err) => reject(new PoolError("PROVIDER_ERROR", `Failed to start ${runtime} instance: ${err.message}`)));
-    });
+    let pid: number;
+    try {
+      pid = await new Promise<number>((resolve, reject) => {
+        child.once("spawn", () => resolve(child.pid!));
+        child.once("error", (err) => reject(new PoolError("PROVIDER_ERROR", `Failed to start ${runtime} instance: ${err.message}`)));
+      });
+    } catch (err) {
+      rmSync(this.stateFile(req.instanceId), { force: true });
+      throw err;
+    }
     child.unref();
-    const providerId = `local-${req.instanceId.replace(/^rsp-/, "")}`;
-    this.writeState({ instanceId: req.instanceId, providerId, poolName: req.poolName, purpose: req.purpose.name, runtime, pid, port, ownerId: req.ownerId, startedAt: Date.now() });
-    return { providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price };
+    this.writeState({ ...intent, pid });
+    return result(runtime, providerId);
   }
 
-  private async view(s: LocalInstanceState): Promise<ProviderInstance> {
-    const alive = isOurProcess(s.pid, s.instanceId);
+  /**
+   * The pid of a state's process. For an intent without one, the tagged process if it runs
+   * (its pid is then written down); null means nothing runs for it.
+   */
+  private pidOf(s: LocalInstanceState): number | null {
+    if (s.pid !== null) return s.pid;
+    const pid = findInstanceProcess(s.instanceId, { home: this.home, poolName: s.poolName });
+    if (pid !== null) this.writeState({ ...s, pid });
+    return pid;
+  }
+
+  private async view(s: LocalInstanceState): Promise<ProviderInstance | null> {
+    const pid = this.pidOf(s);
+    // An intent with no process: nothing exists yet (the launch step starts it again).
+    if (pid === null) return null;
+    const alive = isOurProcess(pid, s.instanceId);
     const ready = alive && (await httpAnswers(s.port));
     return {
       providerId: s.providerId,
@@ -178,13 +219,30 @@ export class LocalProvider implements Provider {
     };
   }
 
+  private async views(states: LocalInstanceState[]): Promise<ProviderInstance[]> {
+    return (await Promise.all(states.map((s) => this.view(s)))).filter((v): v is ProviderInstance => v !== null);
+  }
+
+  /**
+   * Every instance of the pool: the state files, and any tagged process without one (left by
+   * an older version or a lost file), which gets its state file back so the reconciler can
+   * adopt or end it like any other.
+   */
   async list(poolName: string): Promise<ProviderInstance[]> {
-    return Promise.all(this.allStates().filter((s) => s.poolName === poolName).map((s) => this.view(s)));
+    const states = this.allStates().filter((s) => s.poolName === poolName);
+    const known = new Set(states.map((s) => s.instanceId));
+    for (const p of taggedProcesses({ home: this.home, poolName })) {
+      if (known.has(p.instanceId)) continue;
+      const s = strayToState(p, poolName);
+      this.writeState(s);
+      states.push(s);
+    }
+    return this.views(states);
   }
 
   async describe(providerIds: string[]): Promise<ProviderInstance[]> {
     const wanted = new Set(providerIds);
-    return Promise.all(this.allStates().filter((s) => wanted.has(s.providerId)).map((s) => this.view(s)));
+    return this.views(this.allStates().filter((s) => wanted.has(s.providerId)));
   }
 
   private stateForRef(ref: InstanceRef): LocalInstanceState | null {
@@ -196,7 +254,7 @@ export class LocalProvider implements Provider {
   }
 
   private async terminateOne(ref: InstanceRef): Promise<void> {
-    const s = this.stateForRef(ref);
+    const s = this.stateForRef(ref) ?? this.strayState(ref);
     if (!s) return;
     if (s.runtime === "docker") {
       await new Promise<void>((resolve) => {
@@ -205,26 +263,33 @@ export class LocalProvider implements Provider {
         p.on("error", () => resolve());
       });
     }
-    if (isOurProcess(s.pid, s.instanceId)) {
-      killGroup(s.pid, "SIGTERM");
+    const pid = this.pidOf(s);
+    if (pid !== null && isOurProcess(pid, s.instanceId)) {
+      killGroup(pid, "SIGTERM");
       const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && isOurProcess(s.pid, s.instanceId)) await sleep(50);
-      if (isOurProcess(s.pid, s.instanceId)) killGroup(s.pid, "SIGKILL");
+      while (Date.now() < deadline && isOurProcess(pid, s.instanceId)) await sleep(50);
+      if (isOurProcess(pid, s.instanceId)) killGroup(pid, "SIGKILL");
     }
     rmSync(this.stateFile(s.instanceId), { force: true });
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
   }
 
+  /** A tagged process that has no state file, as a state to terminate it by. */
+  private strayState(ref: InstanceRef): LocalInstanceState | null {
+    const p = taggedProcesses({ home: this.home }).find((x) => x.instanceId === ref.id || localProviderId(x.instanceId) === ref.providerId);
+    return p ? strayToState(p, p.poolName ?? "") : null;
+  }
+
   async assign(ref: InstanceRef, userId: string): Promise<void> {
     const s = this.stateForRef(ref);
-    if (s) this.writeState({ ...s, ownerId: userId });
+    if (s && s.ownerId !== userId) await this.writeStateAsync({ ...s, ownerId: userId });
   }
 
   async release(): Promise<void> {}
 
   async connect(ref: InstanceRef, _purpose: PurposeConfig, _req: ConnectRequest): Promise<ConnectionResponse> {
     const s = this.stateForRef(ref);
-    if (!s || !isOurProcess(s.pid, s.instanceId)) {
+    if (!s || s.pid === null || !isOurProcess(s.pid, s.instanceId)) {
       throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${ref.id}" is not running any more; claim a new one.`);
     }
     return { kind: "direct", host: "127.0.0.1", port: s.port, path: "/" };
@@ -240,6 +305,11 @@ export class LocalProvider implements Provider {
   }
 
   async close(): Promise<void> {}
+}
+
+/** A state for a tagged process found without one; its tags say all but the runtime. */
+function strayToState(p: TaggedProcess, poolName: string): LocalInstanceState {
+  return { instanceId: p.instanceId, providerId: localProviderId(p.instanceId), poolName, purpose: p.purpose ?? "", runtime: "command", pid: p.pid, port: p.port ?? 0, ownerId: null, startedAt: Date.now() };
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
