@@ -16,6 +16,7 @@ import { LifecycleLoop } from "./lifecycle/loop";
 import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
+import { adminEvents, adminInstances, type AdminInstance, type EventFilter, type EventPage } from "./admin-views";
 
 export interface PoolOptions {
   config: PoolConfig;
@@ -97,6 +98,16 @@ export class Pool {
 
   connect(userId: string, id: string, localPort?: number) {
     return connectOwned(this.ctx, userId, id, localPort);
+  }
+
+  /** Every live instance with owner, state, idle deadline and cost so far (admins only). */
+  adminInstances(): Promise<AdminInstance[]> {
+    return adminInstances(this.ctx.db, this.ctx.config, this.ctx.clock.now());
+  }
+
+  /** One page of the history (admins only); the filter comes from `parseEventFilter`. */
+  adminEvents(filter: EventFilter): Promise<EventPage> {
+    return adminEvents(this.ctx.db, filter);
   }
 
   start(): void {
