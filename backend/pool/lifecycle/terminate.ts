@@ -4,15 +4,19 @@
  * instance that is already gone as terminated.
  */
 import { recordEvent } from "../../store/events";
-import { listInStates, updateInstance } from "../../store/instances";
+import { getInstance, listInStates, updateInstance } from "../../store/instances";
 import { purposeOf, type PoolContext } from "../context";
 import { toRef } from "../refs";
 
 export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id: string) => boolean): Promise<number> {
   let done = 0;
   const releasing = await listInStates(ctx.db, ["releasing"]);
-  for (const inst of releasing) {
-    if (!inst.providerId && isLaunchInFlight(inst.id)) continue; // its launch will record the provider id first
+  for (const listed of releasing) {
+    if (!listed.providerId && isLaunchInFlight(listed.id)) continue; // its launch will record the provider id first
+    // A launch that finished since the listing has written its provider id: read it again, or
+    // the row is closed without terminating what the launch started (an orphan process).
+    const inst = listed.providerId ? listed : await getInstance(ctx.db, listed.id);
+    if (!inst || inst.state !== "releasing") continue;
     const purpose = purposeOf(ctx, inst.purpose);
     const ref = toRef(inst);
     try {
