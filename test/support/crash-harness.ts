@@ -287,8 +287,8 @@ async function check(
     const procEnd = stillRunning ? null : Math.max(...[...pids.values()].map((p) => p.lastSeen)) + sampler.periodMs / 2;
     const startDiff = h.billStart === null ? Number.POSITIVE_INFINITY : h.billStart - procStart;
     const endDiff = procEnd === null || h.endedAt === null ? (procEnd === null && h.endedAt === null ? 0 : Number.POSITIVE_INFINITY) : h.endedAt - procEnd;
-    maxStart = Math.max(maxStart, Math.abs(startDiff));
-    maxEnd = Math.max(maxEnd, Math.abs(endDiff));
+    if (Number.isFinite(startDiff)) maxStart = Math.max(maxStart, Math.abs(startDiff));
+    if (Number.isFinite(endDiff)) maxEnd = Math.max(maxEnd, Math.abs(endDiff));
     if (Math.abs(startDiff) > tolerance || Math.abs(endDiff) > tolerance) billingMismatches.push({ id: h.id, startDiffMs: Math.round(startDiff), endDiffMs: Number.isFinite(endDiff) ? Math.round(endDiff) : null });
   }
   const kinds = await db.selectFrom("events").select(["kind"]).select((eb) => eb.fn.countAll<number>().as("n")).groupBy("kind").execute();

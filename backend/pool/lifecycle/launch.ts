@@ -75,7 +75,8 @@ export class Launcher {
         await updateInstance(ctx.db, row.id, { providerId: result.providerId, details, updatedAt: now });
       }
       await recordEvent(ctx.db, {
-        at: now,
+        // The provider's launch time: a launch re-sent after a crash is billed from the first.
+        at: Math.min(result.launchedAt ?? now, now),
         instanceId: row.id,
         userId: row.ownerId,
         purpose: row.purpose,

@@ -24,10 +24,12 @@ export interface ReconcileReport {
 
 async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInstance | undefined, report: ReconcileReport): Promise<void> {
   const now = ctx.clock.now();
+  // When the provider saw it end (a crash may have come between its end and this): billing ends then.
+  const endedAt = Math.min(p?.endedAt ?? now, now);
   if (inst.state === "releasing") {
     // We were terminating it anyway: it is simply done.
-    const ok = await updateInstance(ctx.db, inst.id, { state: "terminated", endedAt: now, updatedAt: now }, { states: ["releasing"] });
-    if (ok) await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "reconciler" });
+    const ok = await updateInstance(ctx.db, inst.id, { state: "terminated", endedAt, updatedAt: now }, { states: ["releasing"] });
+    if (ok) await recordEvent(ctx.db, { at: endedAt, instanceId: inst.id, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "reconciler" });
     return;
   }
   const state = p?.interrupted ? "interrupted" : "lost";
@@ -35,7 +37,7 @@ async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInst
   const ok = await updateInstance(
     ctx.db,
     inst.id,
-    { state, stateReason: reason, ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
+    { state, stateReason: reason, ownerId: null, idleDeadline: null, endedAt, updatedAt: now },
     { states: ["booting", "running"] },
   );
   if (!ok) return;
@@ -70,7 +72,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
       if (p && !isLaunchInFlight(inst.id)) {
         const state = inst.state === "launching" ? "booting" : inst.state;
         await updateInstance(ctx.db, inst.id, { providerId: p.providerId, state, instanceType: p.instanceType, market: p.market, availabilityZone: p.availabilityZone, updatedAt: now });
-        await recordEvent(ctx.db, { at: now, instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "launched", reason: "recovered by reconciler", actor: "reconciler", details: { providerId: p.providerId } });
+        await recordEvent(ctx.db, { at: Math.min(p.launchedAt ?? now, now), instanceId: inst.id, userId: inst.ownerId, purpose: inst.purpose, kind: "launched", reason: "recovered by reconciler", actor: "reconciler", details: { providerId: p.providerId } });
         ctx.log.info({ event: "reconcile-fix", fix: "recovered-launch", instanceId: inst.id, providerId: p.providerId }, "launch recovered");
         report.recovered++;
       }

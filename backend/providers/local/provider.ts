@@ -37,7 +37,21 @@ export interface LocalInstanceState {
   port: number;
   ownerId: string | null;
   startedAt: number;
+  /** Set just before it is stopped: if a crash comes before the tombstone, it ended about then. */
+  stoppingAt?: number;
 }
+
+/** What is left of a stopped instance for a day (`<id>.ended`): when it ended, for the ledger. */
+interface Tombstone {
+  instanceId: string;
+  providerId: string;
+  poolName: string;
+  purpose: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+const TOMBSTONE_MS = 24 * 3600_000;
 
 export interface LocalProviderOptions {
   dataDir: string;
@@ -128,11 +142,11 @@ export class LocalProvider implements Provider {
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
     const price = req.purpose.hourlyPrice ?? 0;
-    const result = (runtime: ConcreteRuntime, providerId: string): LaunchResult => ({ providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price });
+    const result = (runtime: ConcreteRuntime, providerId: string, launchedAt: number): LaunchResult => ({ providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price, launchedAt });
     const existing = this.readState(req.instanceId);
     if (existing?.pid != null) {
       // Same launch again (a retry after a crash): report what was started the first time.
-      return result(existing.runtime, existing.providerId);
+      return result(existing.runtime, existing.providerId, existing.startedAt);
     }
     // Intent recorded but no pid, or no file at all: a crash came between the spawn and the
     // write. Finish that launch if its tagged process runs; spawn only if nothing does.
@@ -140,7 +154,7 @@ export class LocalProvider implements Provider {
     if (running) {
       const s = existing ? { ...existing, pid: running.pid } : { ...strayToState(running, req.poolName), ownerId: req.ownerId };
       this.writeState(s);
-      return result(s.runtime, s.providerId);
+      return result(s.runtime, s.providerId, s.startedAt);
     }
     const runtime = await this.resolveRuntime();
     const port = await freePort();
@@ -182,7 +196,7 @@ export class LocalProvider implements Provider {
     }
     child.unref();
     this.writeState({ ...intent, pid });
-    return result(runtime, providerId);
+    return result(runtime, providerId, intent.startedAt);
   }
 
   /**
@@ -216,6 +230,7 @@ export class LocalProvider implements Provider {
       market: "local",
       availabilityZone: "local",
       launchedAt: s.startedAt,
+      endedAt: alive ? null : (s.stoppingAt ?? null),
     };
   }
 
@@ -237,12 +252,35 @@ export class LocalProvider implements Provider {
       this.writeState(s);
       states.push(s);
     }
-    return this.views(states);
+    return [...(await this.views(states)), ...this.tombstones().filter((t) => t.poolName === poolName && !known.has(t.instanceId)).map(tombstoneView)];
   }
 
   async describe(providerIds: string[]): Promise<ProviderInstance[]> {
     const wanted = new Set(providerIds);
-    return this.views(this.allStates().filter((s) => wanted.has(s.providerId)));
+    const live = await this.views(this.allStates().filter((s) => wanted.has(s.providerId)));
+    const seen = new Set(live.map((v) => v.providerId));
+    return [...live, ...this.tombstones().filter((t) => wanted.has(t.providerId) && !seen.has(t.providerId)).map(tombstoneView)];
+  }
+
+  private tombstoneFile(instanceId: string): string {
+    return path.join(this.dir, `${instanceId}.ended`);
+  }
+
+  /** The tombstones of the last day (older ones are removed). */
+  private tombstones(): Tombstone[] {
+    const out: Tombstone[] = [];
+    const now = Date.now();
+    for (const f of readdirSync(this.dir).filter((x) => x.endsWith(".ended"))) {
+      const file = path.join(this.dir, f);
+      try {
+        const t = JSON.parse(readFileSync(file, "utf8")) as Tombstone;
+        if (now - t.endedAt > TOMBSTONE_MS) rmSync(file, { force: true });
+        else out.push(t);
+      } catch {
+        rmSync(file, { force: true });
+      }
+    }
+    return out;
   }
 
   private stateForRef(ref: InstanceRef): LocalInstanceState | null {
@@ -264,12 +302,19 @@ export class LocalProvider implements Provider {
       });
     }
     const pid = this.pidOf(s);
+    let endedAt = s.stoppingAt ?? Date.now();
     if (pid !== null && isOurProcess(pid, s.instanceId)) {
+      // Written first, so a crash before the tombstone still tells when it ended.
+      if (s.stoppingAt === undefined) this.writeState({ ...s, pid, stoppingAt: endedAt });
       killGroup(pid, "SIGTERM");
       const deadline = Date.now() + 3000;
       while (Date.now() < deadline && isOurProcess(pid, s.instanceId)) await sleep(50);
       if (isOurProcess(pid, s.instanceId)) killGroup(pid, "SIGKILL");
+      endedAt = Date.now();
     }
+    const tomb: Tombstone = { instanceId: s.instanceId, providerId: s.providerId, poolName: s.poolName, purpose: s.purpose, startedAt: s.startedAt, endedAt };
+    writeFileSync(`${this.tombstoneFile(s.instanceId)}.tmp`, JSON.stringify(tomb));
+    renameSync(`${this.tombstoneFile(s.instanceId)}.tmp`, this.tombstoneFile(s.instanceId));
     rmSync(this.stateFile(s.instanceId), { force: true });
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
   }
@@ -305,6 +350,25 @@ export class LocalProvider implements Provider {
   }
 
   async close(): Promise<void> {}
+}
+
+function tombstoneView(t: Tombstone): ProviderInstance {
+  return {
+    providerId: t.providerId,
+    instanceId: t.instanceId,
+    poolName: t.poolName,
+    purpose: t.purpose,
+    state: "terminated",
+    ready: false,
+    stateReason: "stopped by the pool",
+    interrupted: false,
+    privateDnsName: null,
+    instanceType: null,
+    market: "local",
+    availabilityZone: "local",
+    launchedAt: t.startedAt,
+    endedAt: t.endedAt,
+  };
 }
 
 /** A state for a tagged process found without one; its tags say all but the runtime. */
