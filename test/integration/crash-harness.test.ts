@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { ensureBuilt } from "../support/cli";
 import { runCrashHarness } from "../support/crash-harness";
 
-const POINTS = Number(process.env.CRASH_POINTS ?? 6);
+const POINTS = Number(process.env.CRASH_POINTS ?? 5);
 
 describe("crash safety of the real backend", { skip: process.platform === "linux" ? false : "needs /proc (Linux)" }, () => {
   it(`${POINTS} random SIGKILLs: no orphan, duplicate, loss, double owner or billing drift`, { timeout: 600_000 }, async () => {
