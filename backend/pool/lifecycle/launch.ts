@@ -52,37 +52,41 @@ export class Launcher {
       const result = await ctx.provider.launch({ instanceId: row.id, purpose, poolName: ctx.config.poolName, ownerId: row.ownerId });
       const now = ctx.clock.now();
       const details = { ...row.details, ...(result.details ?? {}) };
-      const ok = await updateInstance(
-        ctx.db,
-        row.id,
-        {
-          state: "booting",
-          providerId: result.providerId,
-          instanceType: result.instanceType,
-          market: result.market,
-          hourlyPrice: result.hourlyPrice ?? purpose.hourlyPrice ?? null,
-          availabilityZone: result.availabilityZone,
-          details,
-          // Launched for its owner: the provider has set it up for them already.
-          handedOverTo: row.ownerId ?? undefined,
-          launchAttempts: attempt,
-          updatedAt: now,
-        },
-        { states: ["launching"] },
-      );
-      if (!ok) {
-        // Released while the launch was under way: record where it went so the terminate step finds it.
-        await updateInstance(ctx.db, row.id, { providerId: result.providerId, details, updatedAt: now });
-      }
-      await recordEvent(ctx.db, {
-        // The provider's launch time: a launch re-sent after a crash is billed from the first.
-        at: Math.min(result.launchedAt ?? now, now),
-        instanceId: row.id,
-        userId: row.ownerId,
-        purpose: row.purpose,
-        kind: "launched",
-        actor: "lifecycle",
-        details: { providerId: result.providerId, instanceType: result.instanceType, market: result.market, attempt },
+      // The row and its `launched` event (the ledger's billing start) in one transaction: a
+      // crash between them left instances that ran unbilled (found by the crash harness).
+      await ctx.db.transaction().execute(async (trx) => {
+        const ok = await updateInstance(
+          trx,
+          row.id,
+          {
+            state: "booting",
+            providerId: result.providerId,
+            instanceType: result.instanceType,
+            market: result.market,
+            hourlyPrice: result.hourlyPrice ?? purpose.hourlyPrice ?? null,
+            availabilityZone: result.availabilityZone,
+            details,
+            // Launched for its owner: the provider has set it up for them already.
+            handedOverTo: row.ownerId ?? undefined,
+            launchAttempts: attempt,
+            updatedAt: now,
+          },
+          { states: ["launching"] },
+        );
+        if (!ok) {
+          // Released while the launch was under way: record where it went so the terminate step finds it.
+          await updateInstance(trx, row.id, { providerId: result.providerId, details, updatedAt: now });
+        }
+        await recordEvent(trx, {
+          // The provider's launch time: a launch re-sent after a crash is billed from the first.
+          at: Math.min(result.launchedAt ?? now, now),
+          instanceId: row.id,
+          userId: row.ownerId,
+          purpose: row.purpose,
+          kind: "launched",
+          actor: "lifecycle",
+          details: { providerId: result.providerId, instanceType: result.instanceType, market: result.market, attempt },
+        });
       });
       ctx.metrics.launches.inc({ purpose: row.purpose, outcome: "launched" });
       ctx.log.info({ event: "launched", instanceId: row.id, providerId: result.providerId, purpose: row.purpose, attempt }, "instance launched");
