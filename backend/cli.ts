@@ -1,10 +1,13 @@
 /**
  * `rstudio-pool`: the backend's command line. `serve` runs the service; `user ...` manages API
- * users against the same store (POOL_DATA_DIR / POOL_DATABASE_URL). Output meant for scripts
+ * users, and `pool ls|drain` and `events` show and stop the pool (cli-pool.ts), against the
+ * same store (POOL_DATA_DIR / POOL_DATABASE_URL). Output meant for scripts
  * (a new token) is alone on stdout; everything else goes to stderr.
  */
 import { Command, CommanderError } from "commander";
+import { addPoolCommands } from "./cli-pool";
 import { loadConfig } from "./config/load";
+import type { PoolConfig } from "./config/schema";
 import { PoolError } from "./errors";
 import { createLogger } from "./log";
 import { registerIamPolicyCommand } from "./providers/ec2/iam-policy-command";
@@ -17,13 +20,13 @@ import { findUser, hashToken, insertToken, insertUser, listUsers, newToken, reac
 const VERSION = "0.1.0";
 const USER_ID = /^[A-Za-z0-9._@+-]{1,128}$/;
 
-async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+async function withStore<T>(fn: (store: Store, config: PoolConfig) => Promise<T>): Promise<T> {
   const config = loadConfig(process.env);
   const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     await migrateToLatest(store);
     await ensureAdmin(store, Date.now());
-    return await fn(store);
+    return await fn(store, config);
   } finally {
     await store.close();
   }
@@ -152,6 +155,8 @@ export function buildCli(): Command {
     });
 
   registerIamPolicyCommand(program);
+  addPoolCommands(program, withStore);
+
   return program;
 }
 

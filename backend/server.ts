@@ -4,10 +4,13 @@
  * creates the admin user. Shutting down stops the loop and closes the store; instances keep
  * running, and the next start finds them again.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import type { Logger } from "pino";
 import { AddressInfo } from "node:net";
 import { createApp } from "./api/app";
+import { clientErrorHandler } from "./api/client-error";
+import { sendJson } from "./api/errors";
+import { PoolError } from "./errors";
 import type { PoolConfig } from "./config/schema";
 import { adminCostsRouter } from "./api/routes/admin-costs";
 import { createCostPolicies } from "./cost/policies";
@@ -48,7 +51,49 @@ export async function ensureAdmin(store: Store, now: number): Promise<boolean> {
   return true;
 }
 
+/**
+ * Takes the port first, so a port in use says which variable to change before the database
+ * or the provider is touched. Until the app is ready, requests get a 503 in the usual shape.
+ */
+export async function listenFirst(config: Pick<PoolConfig, "port" | "host">, log: Logger): Promise<{ server: Server; ready(handler: RequestListener): void }> {
+  let handler: RequestListener = (_req, res) => sendJson(res, 503, { error: { code: "PROVIDER_UNAVAILABLE", message: "The backend is starting; try again in a few seconds." } });
+  const server = createServer((req, res) => handler(req, res));
+  server.on("clientError", clientErrorHandler(log));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => reject(listenError(err, config)));
+    server.listen(config.port, config.host, () => resolve());
+  });
+  return { server, ready: (h) => void (handler = h) };
+}
+
+function listenError(err: NodeJS.ErrnoException, config: Pick<PoolConfig, "port" | "host">): Error {
+  const where = `${config.host}:${config.port}`;
+  switch (err.code) {
+    case "EADDRINUSE":
+      return new PoolError("INVALID_CONFIG", `Invalid configuration: PORT: ${where} is already in use (another rstudio-pool serve?); set PORT to a free port, or HOST to another address`);
+    case "EACCES":
+      return new PoolError("INVALID_CONFIG", `Invalid configuration: PORT: not allowed to listen on ${where} (ports below 1024 need privileges); set PORT to 1024 or above`);
+    case "EADDRNOTAVAIL":
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return new PoolError("INVALID_CONFIG", `Invalid configuration: HOST: ${config.host} is not an address of this machine; set HOST (127.0.0.1 listens on this machine only)`);
+    default:
+      return err;
+  }
+}
+
 export async function serve(options: ServeOptions): Promise<RunningServer> {
+  const { config, log } = options;
+  const { server, ready } = await listenFirst(config, log);
+  try {
+    return await serveOn(server, ready, options);
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw err;
+  }
+}
+
+async function serveOn(server: Server, ready: (h: RequestListener) => void, options: ServeOptions): Promise<RunningServer> {
   const { config, log } = options;
   const store = openStore({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   const applied = await migrateToLatest(store);
@@ -73,11 +118,7 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
     version: options.version,
     extraV1: [adminCostsRouter(pool)],
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer(handler);
-    s.listen(config.port, config.host, () => resolve(s));
-    s.once("error", reject);
-  });
+  ready(handler);
   server.keepAliveTimeout = 65_000;
   const addr = server.address() as AddressInfo;
   const url = `http://${addr.address.includes(":") ? `[${addr.address}]` : addr.address}:${addr.port}`;

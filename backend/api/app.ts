@@ -14,6 +14,7 @@ import { errorMiddleware, notFoundHandler } from "./errors";
 import { heartbeatFastPath } from "./heartbeat-fast-path";
 import { openApiDocument } from "./openapi";
 import { observeRequest } from "./request-log";
+import { adminPoolRouter } from "./routes/admin-pool";
 import { legacyRouter } from "./routes/legacy";
 import { v1Router } from "./routes/v1";
 
@@ -91,6 +92,7 @@ function expressApp(deps: AppDeps, tokens: TokenCache): express.Express {
   app.use(express.json({ limit: "64kb", strict: true, type: ["application/json", "application/*+json"] }));
   app.use("/v1", rememberMount);
   for (const r of deps.extraV1 ?? []) app.use("/v1", r);
+  app.use("/v1", adminPoolRouter(pool, tokens));
   app.use("/v1", v1Router(pool, deps.costs, tokens));
   app.use(legacyRouter(pool));
   app.use(notFoundHandler);

@@ -36,8 +36,9 @@ export interface AuthedRequest extends Request {
 
 /**
  * Remembers recent token lookups for a few seconds, so heartbeats (every minute from every open
- * editor) do not each cost a database read. Only valid tokens are cached; a revocation takes
- * effect everywhere within `ttlMs`.
+ * editor) do not each cost a database read. Only valid tokens are cached. An entry lives
+ * `ttlMs` from the moment its database read *started* and a hit never renews it, so a
+ * revocation takes effect everywhere within `ttlMs` (5 s), however often the token is used.
  */
 export class TokenCache {
   private readonly entries = new Map<string, { owner: TokenOwner; until: number }>();
@@ -51,16 +52,26 @@ export class TokenCache {
   get(hash: string): TokenOwner | null {
     const e = this.entries.get(hash);
     if (!e) return null;
-    if (e.until < this.now()) {
+    if (e.until <= this.now()) {
       this.entries.delete(hash);
       return null;
     }
     return e.owner;
   }
 
-  set(hash: string, owner: TokenOwner): void {
+  /** The cache's clock, to stamp a lookup before it starts (see `set`). */
+  time(): number {
+    return this.now();
+  }
+
+  /**
+   * Remembers `owner` until `readAt + ttlMs`. Pass the time the database read started: a read
+   * that began before a revocation and finished after it must not outlive the bound.
+   */
+  set(hash: string, owner: TokenOwner, readAt = this.now()): void {
+    this.entries.delete(hash);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(hash, { owner, until: this.now() + this.ttlMs });
+    this.entries.set(hash, { owner, until: readAt + this.ttlMs });
   }
 }
 
@@ -71,8 +82,14 @@ export async function authenticate(users: TokenDirectory, cache: TokenCache, req
   let owner: TokenOwner | null = null;
   if (token.length <= 512) {
     const hash = hashToken(token);
-    owner = cache.get(hash) ?? (await users.userForTokenHash(hash));
-    if (owner) cache.set(hash, owner);
+    owner = cache.get(hash);
+    if (!owner) {
+      // Only a database read fills the cache: renewing on a hit would let a token that is
+      // used every few seconds outlive its revocation for ever.
+      const readAt = cache.time();
+      owner = await users.userForTokenHash(hash);
+      if (owner) cache.set(hash, owner, readAt);
+    }
   }
   if (!owner) throw new PoolError("UNAUTHORIZED", "The token is not valid (unknown or revoked). Ask an admin for a new one and sign in again.");
   return owner;

@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 description of the /v1 API, served at /v1/openapi.json. */
 import { INSTANCE_STATES } from "../../contract";
+import { adminPaths, adminSchemas } from "./openapi-admin";
 
 const error = { $ref: "#/components/schemas/Error" };
 const errors = (...codes: number[]) =>
@@ -19,6 +20,7 @@ export function openApiDocument(version: string) {
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     paths: {
+      ...adminPaths,
       "/v1/me": { get: { summary: "Who the token belongs to", responses: { "200": json({ $ref: "#/components/schemas/Me" }), ...errors(401) } } },
       "/v1/purposes": { get: { summary: "Purposes one can claim", responses: { "200": json({ $ref: "#/components/schemas/Purposes" }), ...errors(401) } } },
       "/v1/claims": {
@@ -67,6 +69,7 @@ export function openApiDocument(version: string) {
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {
+        ...adminSchemas,
         Error: {
           type: "object",
           required: ["error"],

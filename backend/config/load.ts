@@ -19,16 +19,47 @@ import {
 
 export type Env = Record<string, string | undefined>;
 
-function formatIssues(source: string, error: z.ZodError): string {
+function formatIssues(source: string, error: z.ZodError, names: Record<string, string> = {}): string {
   return error.issues
     .map((issue) => {
       const field = issue.path.length ? issue.path.join(".") : "(root)";
-      return `${source}: ${field}: ${issue.message}`;
+      const named = names[field] ?? names[issue.path.slice(0, 2).join(".")];
+      return named ? `${named}: ${issue.message}` : `${source}: ${field}: ${issue.message}`;
     })
     .join("; ");
 }
 
-function intFromEnv(env: Env, key: string, fallback: number, min = 0): number {
+/** Which variable set each field of the purpose built from the environment. */
+const PURPOSE_ENV_NAMES: Record<string, string> = {
+  minFree: "MIN_FREE_INSTANCES",
+  max: "MAX_INSTANCES",
+  idleTimeoutSeconds: "TIMEOUT_INSTANCE",
+  "ec2.imageId": "IMAGE_ID",
+  "ec2.instanceTypes": "IMAGE_TYPE",
+  "ec2.securityGroupIds": "SECURITY_GROUP",
+  "ec2.instanceProfile": "INSTANCE_PROFILE",
+  "ec2.keyName": "KEY_NAME",
+  "ec2.subnetIds": "SUBNET_IDS",
+};
+
+/** pino's levels: anything else makes the logger throw at start-up. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const POOL_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+function invalid(key: string, message: string): PoolError {
+  return new PoolError("INVALID_CONFIG", `Invalid configuration: ${key}: ${message}`);
+}
+
+function matching(env: Env, key: string, pattern: RegExp, what: string): string | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return undefined;
+  if (!pattern.test(raw)) throw invalid(key, `${what}, got "${raw.slice(0, 80)}"`);
+  return raw;
+}
+
+function intFromEnv(env: Env, key: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[key];
   if (raw === undefined || raw.trim() === "") return fallback;
   if (!/^-?\d+$/.test(raw.trim())) {
@@ -38,6 +69,7 @@ function intFromEnv(env: Env, key: string, fallback: number, min = 0): number {
   if (value < min) {
     throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${key}: must be at least ${min}, got ${value}`);
   }
+  if (value > max) throw invalid(key, `must be at most ${max}, got ${value}`);
   return value;
 }
 
@@ -51,6 +83,17 @@ function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], f
     );
   }
   return raw as T;
+}
+
+/** A comma-separated list of environment variable names. */
+function namesFromEnv(env: Env, key: string): string[] {
+  const names = (env[key] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) {
+      throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${key}: "${n}" is not a variable name (give names separated by commas)`);
+    }
+  }
+  return names;
 }
 
 /** The single purpose of a deployment without a YAML file, from the old service's variables. */
@@ -76,7 +119,7 @@ function purposeFromEnv(env: Env): PurposeConfig {
   }
   const parsed = purposeSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${formatIssues("environment", parsed.error)}`);
+    throw new PoolError("INVALID_CONFIG", `Invalid configuration: ${formatIssues("environment", parsed.error, PURPOSE_ENV_NAMES)}`);
   }
   return parsed.data;
 }
@@ -98,6 +141,15 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
   if (env.POOL_LOCAL_COMMAND && !env.POOL_LOCAL_COMMAND.includes("{port}")) {
     throw new PoolError("INVALID_CONFIG", "Invalid configuration: POOL_LOCAL_COMMAND: must contain {port}");
   }
+  const logLevel = oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info");
+  const port = intFromEnv(env, "PORT", 8080, 0, 65535);
+  const host = env.HOST === undefined ? "127.0.0.1" : matching(env, "HOST", /^[A-Za-z0-9.:[\]-]{1,253}$/, "must be an address or host name such as 127.0.0.1");
+  if (host === undefined) throw invalid("HOST", "must not be empty (127.0.0.1 listens on this machine only)");
+  const envPoolName = matching(env, "POOL_NAME", POOL_NAME, "must be lowercase letters, digits and dashes, starting with a letter");
+  const region = matching(env, "REGION", REGION, "must be an AWS region such as us-east-1") ?? matching(env, "AWS_REGION", REGION, "must be an AWS region such as us-east-1");
+  const tickMs = intFromEnv(env, "POOL_TICK_MS", 1000, 10);
+  const reconcileMs = intFromEnv(env, "POOL_RECONCILE_MS", 30_000, 10);
+  const passEnv = namesFromEnv(env, "POOL_LOCAL_PASS_ENV");
   const databaseUrl = env.POOL_DATABASE_URL?.trim() || null;
   if (databaseUrl && !/^(postgres|postgresql):\/\//.test(databaseUrl) && !/^sqlite:/.test(databaseUrl)) {
     throw new PoolError(
@@ -159,16 +211,26 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
   const maxFromPurposes = purposes.reduce((sum, p) => sum + p.max, 0);
   const maxInstances =
     fileSettings?.pool.maxInstances ?? (env.POOL_MAX_INSTANCES ? intFromEnv(env, "POOL_MAX_INSTANCES", 1, 1) : maxFromPurposes);
+  const maxName = fileSettings?.pool.maxInstances !== undefined ? "pool.maxInstances" : "POOL_MAX_INSTANCES";
+  for (const [i, p] of purposes.entries()) {
+    if (p.minFree > maxInstances) {
+      throw invalid(`purposes.${i}.minFree`, `${p.minFree} is more than the pool's ${maxName} ${maxInstances}`);
+    }
+  }
+  const minFreeTotal = purposes.reduce((sum, p) => sum + p.minFree, 0);
+  if (minFreeTotal > maxInstances) {
+    throw invalid("purposes.*.minFree", `the purposes' minFree add up to ${minFreeTotal}, more than the pool's ${maxName} ${maxInstances}`);
+  }
   const b = fileSettings?.budgets;
 
   return {
-    poolName: fileSettings?.pool.name ?? env.POOL_NAME ?? "rstudio-pool",
-    port: intFromEnv(env, "PORT", 8080, 0),
-    host: env.HOST ?? "127.0.0.1",
+    poolName: fileSettings?.pool.name ?? envPoolName ?? "rstudio-pool",
+    port,
+    host,
     dataDir: path.resolve(cwd, env.POOL_DATA_DIR ?? ".rstudio-pool"),
     databaseUrl,
     provider,
-    region: env.REGION ?? env.AWS_REGION ?? "us-east-1",
+    region: region ?? "us-east-1",
     eventsQueueUrl: env.POOL_EVENTS_QUEUE_URL || null,
     maxInstances,
     currency: fileSettings?.pool.currency ?? "USD",
@@ -177,7 +239,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     ebsPricePerGbMonth: fileSettings?.pool.ebsPricePerGbMonth,
     appKey: env.ARENA_POOL_SERVICE_KEY || null,
     proxyKey: env.PROXY_KEY || null,
-    local: { runtime, command: env.POOL_LOCAL_COMMAND ?? null },
+    local: { runtime, command: env.POOL_LOCAL_COMMAND ?? null, passEnv },
     purposes,
     budgets: {
       defaultUserMonthly: b?.defaultUserMonthly,
@@ -185,8 +247,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
       warnAt: b?.warnAt ?? 0.8,
       exceededIdleTimeoutSeconds: b?.exceededIdleTimeoutSeconds ?? 600,
     },
-    tickMs: intFromEnv(env, "POOL_TICK_MS", 1000, 10),
-    reconcileMs: intFromEnv(env, "POOL_RECONCILE_MS", 30_000, 10),
-    logLevel: env.LOG_LEVEL ?? "info",
+    tickMs,
+    reconcileMs,
+    logLevel,
   };
 }

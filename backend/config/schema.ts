@@ -183,7 +183,8 @@ export interface PoolConfig {
   appKey: string | null;
   /** Key of the trusted proxy that reads status and deletes instances (old protocol). */
   proxyKey: string | null;
-  local: { runtime: LocalRuntime; command: string | null };
+  /** passEnv: extra variable names local instances may see (POOL_LOCAL_PASS_ENV); see docs/operations.md. */
+  local: { runtime: LocalRuntime; command: string | null; passEnv?: string[] };
   purposes: PurposeConfig[];
   budgets: BudgetConfig;
   /** How often the lifecycle loop ticks. */

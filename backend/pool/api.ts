@@ -14,6 +14,7 @@ import type { CostReport, ReportRequest } from "../cost/report";
 import type { Instance } from "../store/instances";
 import type { TokenOwner } from "../store/users";
 import type { ConnectionResponse, EndSessionResponse, ResumeSessionResponse } from "../../contract";
+import type { AdminInstance, EventFilter, EventPage } from "./admin-views";
 import type { ClaimOutcome } from "./claims";
 import type { PoolMetrics } from "./metrics";
 
@@ -44,6 +45,10 @@ export interface ServiceOperations {
 /** What admins read. */
 export interface AdminOperations {
   costReport(request: ReportRequest): Promise<CostReport>;
+  /** Every live instance with its owner, state, idle deadline and cost so far. */
+  adminInstances(): Promise<AdminInstance[]>;
+  /** The history, filtered and paged. */
+  adminEvents(filter: EventFilter): Promise<EventPage>;
 }
 
 /** Who is calling, and what the HTTP layer reports about itself. */

@@ -29,6 +29,7 @@ import { createMetrics, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
 import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
+import { adminEvents, adminInstances, type AdminInstance, type EventFilter, type EventPage } from "./admin-views";
 
 export interface PoolOptions {
   config: PoolConfig;
@@ -164,6 +165,16 @@ export class Pool implements PoolApi {
 
   endSession(userId: string, id: string, sessionId: string) {
     return endOwnedSession(this.ctx, userId, id, sessionId);
+  }
+
+  /** Every live instance with owner, state, idle deadline and cost so far (admins only). */
+  adminInstances(): Promise<AdminInstance[]> {
+    return adminInstances(this.ctx.db, this.ctx.config, this.ctx.clock.now());
+  }
+
+  /** One page of the history (admins only); the filter comes from `parseEventFilter`. */
+  adminEvents(filter: EventFilter): Promise<EventPage> {
+    return adminEvents(this.ctx.db, filter);
   }
 
   start(): void {

@@ -8,7 +8,7 @@ import type { Provider } from "./types";
 export async function createProvider(config: PoolConfig, log?: Logger): Promise<Provider> {
   switch (config.provider) {
     case "local":
-      return new LocalProvider({ dataDir: config.dataDir, runtime: config.local.runtime, command: config.local.command, log });
+      return new LocalProvider({ dataDir: config.dataDir, runtime: config.local.runtime, command: config.local.command, log, passEnv: config.local.passEnv });
     case "ec2":
       return new Ec2Provider({ region: config.region, poolName: config.poolName, log, purposes: config.purposes, eventsQueueUrl: config.eventsQueueUrl });
   }

@@ -38,6 +38,11 @@ export interface LaunchResult {
   availabilityZone: string | null;
   hourlyPrice: number | null;
   details?: Record<string, unknown>;
+  /**
+   * When the provider accepted the launch (the first time, for a repeated one), if it knows:
+   * billing starts then, not when a restarted backend got the answer.
+   */
+  launchedAt?: number;
 }
 
 export type ProviderState = "pending" | "running" | "stopping" | "stopped" | "terminated";
@@ -66,6 +71,8 @@ export interface ProviderInstance {
    * it terminates it. Absent: nothing known against it.
    */
   tainted?: string | null;
+  /** When it ended, if the provider knows (a local process it stopped): billing ends then. */
+  endedAt?: number | null;
 }
 
 /**

@@ -57,7 +57,9 @@ describe("local provider with real processes", () => {
     const state = JSON.parse(readFileSync(path.join(dataDir, "local-instances", "rsp-00000000000000a1.json"), "utf8"));
     await restarted.terminate([{ id: "rsp-00000000000000a1", providerId: res.providerId, purpose: "rstudio", ownerId: null, availabilityZone: null, instanceType: null, market: null, details: {} }]);
     assert.equal(isOurProcess(state.pid, "rsp-00000000000000a1"), false, "the process is gone (dead or a zombie waiting to be reaped)");
-    assert.deepEqual(await restarted.list("p"), []);
+    const after = await restarted.list("p");
+    assert.deepEqual(after.map((x) => [x.instanceId, x.state]), [["rsp-00000000000000a1", "terminated"]], "only its tombstone: when it ended, for the ledger");
+    assert.ok(after[0]!.endedAt && after[0]!.endedAt <= Date.now());
   });
 
   it("runs a command template, and a process that dies is an instance lost", async () => {

@@ -117,4 +117,27 @@ purposes:
     rejects({ POOL_CONFIG: yamlFile("purposes:\n  - name: a\n  - name: a\n") }, /purposes\.1\.name: duplicate purpose "a"/);
     rejects({ POOL_CONFIG: yamlFile("purposes:\n  - name: a\n    ec2: { imageId: nope }\n") }, /purposes\.0\.ec2\.imageId: must be an AMI id/);
   });
+
+  it("names every invalid environment variable instead of failing later", () => {
+    rejects({ LOG_LEVEL: "verbose" }, /LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"/);
+    rejects({ PORT: "http" }, /PORT: must be a whole number/);
+    rejects({ PORT: "70000" }, /PORT: must be at most 65535/);
+    rejects({ HOST: "" }, /HOST: must not be empty/);
+    rejects({ HOST: "my host" }, /HOST: must be an address/);
+    rejects({ POOL_NAME: "My Pool" }, /POOL_NAME: must be lowercase/);
+    rejects({ POOL_MAX_INSTANCES: "lots" }, /POOL_MAX_INSTANCES: must be a whole number/);
+    rejects({ POOL_TICK_MS: "1s" }, /POOL_TICK_MS: must be a whole number/);
+    rejects({ REGION: "virginia" }, /REGION: must be an AWS region/);
+    rejects({ POOL_LOCAL_PASS_ENV: "R_LIBS,not a name" }, /POOL_LOCAL_PASS_ENV: "not a name" is not a variable name/);
+    rejects({ POOL_PROVIDER: "ec2", IMAGE_ID: "ami-nope", SUBNET_IDS: "subnet-0a" }, /IMAGE_ID: must be an AMI id/);
+    rejects({ TIMEOUT_INSTANCE: "soon" }, /TIMEOUT_INSTANCE: must be a whole number/);
+  });
+
+  it("refuses minFree above the pool's maximum, alone or added up", () => {
+    rejects({ MIN_FREE_INSTANCES: "3", MAX_INSTANCES: "5", POOL_MAX_INSTANCES: "2" }, /purposes\.0\.minFree: 3 is more than the pool's POOL_MAX_INSTANCES 2/);
+    rejects(
+      { POOL_CONFIG: yamlFile("pool: { maxInstances: 3 }\npurposes:\n  - { name: a, minFree: 2, max: 3 }\n  - { name: b, minFree: 2, max: 3 }\n") },
+      /minFree add up to 4, more than the pool's pool\.maxInstances 3/,
+    );
+  });
 });

@@ -52,8 +52,13 @@ export function legacyRouter(pool: PoolApi): Router {
     }
     const command = (body as Record<string, unknown>).command;
     if (command === undefined) throw new PoolError("MISSING_FIELD", "Missing field \"command\" (one of REQUEST_RSTUDIO, GET_STATUS, DELETE).");
-    if (typeof command !== "string" || !(COMMANDS as readonly string[]).includes(command)) {
-      throw new PoolError("UNKNOWN_COMMAND", `Unknown command "${String(command).slice(0, 64)}". Known commands: ${COMMANDS.join(", ")}.`);
+    if (typeof command !== "string") {
+      // Never String() a client's value: an object with its own "toString" key throws.
+      const got = command === null ? "null" : Array.isArray(command) ? "an array" : `a ${typeof command}`;
+      throw new PoolError("INVALID_REQUEST", `Field "command" must be a string (one of ${COMMANDS.join(", ")}), got ${got}.`);
+    }
+    if (!(COMMANDS as readonly string[]).includes(command)) {
+      throw new PoolError("UNKNOWN_COMMAND", `Unknown command ${JSON.stringify(command.slice(0, 64))}. Known commands: ${COMMANDS.join(", ")}.`);
     }
     if (!ALLOWED[command as Command].includes(role)) {
       throw new PoolError("FORBIDDEN", `The ${role} key may not use ${command}.`);

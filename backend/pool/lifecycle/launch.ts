@@ -57,6 +57,8 @@ export class Launcher {
       const details = { ...row.details, ...(result.details ?? {}) };
       // The `launched` event starts the instance's billing: it is written with the row.
       const launched = {
+        // The provider's launch time: a launch re-sent after a crash is billed from the first.
+        at: Math.min(result.launchedAt ?? now, now),
         userId: row.ownerId,
         purpose: row.purpose,
         kind: "launched" as const,

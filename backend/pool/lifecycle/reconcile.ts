@@ -30,13 +30,15 @@ export interface ReconcileReport {
 
 async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInstance | undefined, report: ReconcileReport): Promise<void> {
   const now = ctx.clock.now();
+  // When the provider saw it end (a crash may have come between its end and this): billing ends then.
+  const endedAt = Math.min(p?.endedAt ?? now, now);
   if (inst.state === "releasing") {
     // We were terminating it anyway: it is simply done.
     await transition(ctx, inst.id, {
       from: "releasing",
       to: "terminated",
-      patch: { endedAt: now, updatedAt: now },
-      event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "reconciler" },
+      patch: { endedAt, updatedAt: now },
+      event: { at: endedAt, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "reconciler" },
     });
     return;
   }
@@ -46,8 +48,8 @@ async function markGone(ctx: PoolContext, inst: InstanceSummary, p: ProviderInst
   const ok = await transition(ctx, inst.id, {
     from: ["booting", "running", "interrupting"],
     to: state,
-    patch: { stateReason: reason, ownerId: null, idleDeadline: null, endedAt: now, updatedAt: now },
-    event: { userId: inst.state === "interrupting" ? inst.lastOwnerId : inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "reconciler", details: { providerId: inst.providerId } },
+    patch: { stateReason: reason, ownerId: null, idleDeadline: null, endedAt, updatedAt: now },
+    event: { at: endedAt, userId: inst.state === "interrupting" ? inst.lastOwnerId : inst.ownerId, purpose: inst.purpose, kind: state, reason, actor: "reconciler", details: { providerId: inst.providerId } },
     log: { level: "warn", msg: `instance ${state}`, fields: { fix: state, providerId: inst.providerId, userId: inst.ownerId, reason } },
   });
   if (!ok) return;
@@ -110,7 +112,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
       const p = byInstanceId.get(inst.id);
       if (p && !isLaunchInFlight(inst.id)) {
         const patch = { providerId: p.providerId, instanceType: p.instanceType, market: p.market, availabilityZone: p.availabilityZone, updatedAt: now };
-        const event = { userId: inst.ownerId, purpose: inst.purpose, kind: "launched" as const, reason: "recovered by reconciler", actor: "reconciler", details: { providerId: p.providerId } };
+        const event = { userId: inst.ownerId, purpose: inst.purpose, kind: "launched" as const, at: Math.min(p.launchedAt ?? now, now), reason: "recovered by reconciler", actor: "reconciler", details: { providerId: p.providerId } };
         const log = { msg: "launch recovered", fields: { fix: "recovered-launch", providerId: p.providerId } };
         const ok =
           inst.state === "launching"

@@ -6,7 +6,7 @@
  * purpose was removed from the configuration is terminated without that step: terminating
  * frees the volume too.
  */
-import { listInStates, type Instance } from "../../store/instances";
+import { getInstance, listInStates, type Instance } from "../../store/instances";
 import { configuredPurpose, type PoolContext } from "../context";
 import { toRef } from "../refs";
 import { transition } from "../transitions";
@@ -22,8 +22,12 @@ export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id
   let done = 0;
   const started: Array<Promise<void> | null> = [];
   const releasing = await listInStates(ctx.db, ["releasing"]);
-  await forEachInstance(ctx, "terminate", releasing, async (inst) => {
-    if (!inst.providerId && isLaunchInFlight(inst.id)) return; // its launch will record the provider id first
+  await forEachInstance(ctx, "terminate", releasing, async (listed) => {
+    if (!listed.providerId && isLaunchInFlight(listed.id)) return; // its launch will record the provider id first
+    // A launch that finished since the listing has written its provider id: read it again, or
+    // the row is closed without terminating what the launch started (an orphan process).
+    const inst = listed.providerId ? listed : await getInstance(ctx.db, listed.id);
+    if (!inst || inst.state !== "releasing") return;
     const work = async () => {
       if (await terminateOne(ctx, inst)) done++;
     };

@@ -2,9 +2,15 @@
  * The local provider: each "instance" is a process on this machine serving the purpose's web
  * app on a free loopback port. Instances are detached process groups with a state file each,
  * so they outlive a restart of the backend, which finds them again through those files.
+ *
+ * A launch writes its intent (the state file without a pid) before it spawns, and tags the
+ * process with its instance id and pool name (child-env.ts). A crash anywhere in between
+ * leaves something a restart can see: the intent alone (launched again), or the intent and a
+ * tagged process found in /proc (finished: its pid is written down, never a second spawn).
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import path from "node:path";
 import type { ConnectionResponse } from "../../../contract";
@@ -14,8 +20,13 @@ import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";
 import { parseNotice } from "../notices";
 import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
+import { instanceEnv } from "./child-env";
 import { findJupyter, isJupyterBusy, readJupyterActivity, type JupyterInstall } from "./jupyter";
+import { findInstanceProcess, isOurProcess, taggedProcesses, type TaggedProcess } from "./processes";
 import { buildLaunchCommand, containerName, detectRuntime, dockerProblem, placeholderCommand, runtimeApp, type ConcreteRuntime, type LaunchCommand, type RuntimeChoice } from "./runtimes";
+
+export { INSTANCE_ENV } from "./child-env";
+export { isOurProcess } from "./processes";
 
 /** What the state file of one local instance holds. */
 export interface LocalInstanceState {
@@ -24,13 +35,28 @@ export interface LocalInstanceState {
   poolName: string;
   purpose: string;
   runtime: ConcreteRuntime;
-  pid: number;
+  /** Null while only the intent is recorded (written before the spawn). */
+  pid: number | null;
   port: number;
   ownerId: string | null;
   startedAt: number;
   /** The app the user reaches there (absent in state files of older versions: rstudio). */
   app?: AppName;
+  /** Set just before it is stopped: if a crash comes before the tombstone, it ended about then. */
+  stoppingAt?: number;
 }
+
+/** What is left of a stopped instance for a day (`<id>.ended`): when it ended, for the ledger. */
+interface Tombstone {
+  instanceId: string;
+  providerId: string;
+  poolName: string;
+  purpose: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+const TOMBSTONE_MS = 24 * 3600_000;
 
 export interface LocalProviderOptions {
   dataDir: string;
@@ -44,14 +70,14 @@ export interface LocalProviderOptions {
   jupyterActivityWindowMs?: number;
   /** Where the runtime choice is logged. */
   log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /** The backend's environment, of which instances get only an allowlist (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Extra variable names instances may see (POOL_LOCAL_PASS_ENV). */
+  passEnv?: readonly string[];
 }
 
 /** Jupyter activity this recent counts as work for the busy check (the extension's traffic window). */
 export const JUPYTER_ACTIVITY_WINDOW_MS = 3 * 60_000;
-
-/** Env var put on every instance process so a recycled pid is never taken for our instance. */
-export const INSTANCE_ENV = "RSTUDIO_POOL_INSTANCE";
-
 
 /** Readiness: any answer at `/`, or (`okOnly`) a 200 at the app's ready path such as Jupyter's /api/status. */
 function httpAnswers(port: number, timeoutMs = 1000, urlPath = "/", okOnly = false): Promise<boolean> {
@@ -66,32 +92,21 @@ function httpAnswers(port: number, timeoutMs = 1000, urlPath = "/", okOnly = fal
   });
 }
 
-/** Whether `pid` is alive and is our instance (checked through its environment on Linux). */
-export function isOurProcess(pid: number, instanceId: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-  const environ = `/proc/${pid}/environ`;
-  if (!existsSync("/proc/self/environ")) return true; // no /proc (macOS): trust the pid
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (/\) Z /.test(stat)) return false; // a zombie is dead
-    return readFileSync(environ, "utf8").split("\0").includes(`${INSTANCE_ENV}=${instanceId}`);
-  } catch {
-    return false;
-  }
+export function localProviderId(instanceId: string): string {
+  return `local-${instanceId.replace(/^rsp-/, "")}`;
 }
 
 export class LocalProvider implements Provider {
   readonly kind = "local";
   private readonly dir: string;
   private readonly choices = new Map<AppName, Promise<RuntimeChoice>>();
+  /** The data dir, resolved: it tags the processes launched from here. */
+  private readonly home: string;
   private readonly placeholder: LaunchCommand;
 
   constructor(private readonly options: LocalProviderOptions) {
-    this.dir = path.join(options.dataDir, "local-instances");
+    this.home = path.resolve(options.dataDir);
+    this.dir = path.join(this.home, "local-instances");
     mkdirSync(this.dir, { recursive: true });
     this.placeholder = placeholderCommand(options.codeDir ?? __dirname);
   }
@@ -151,10 +166,19 @@ export class LocalProvider implements Provider {
     }
   }
 
+  /** Atomic (temp file + rename): a crash leaves the old state or the new one, never half. */
   private writeState(s: LocalInstanceState): void {
     const file = this.stateFile(s.instanceId);
-    writeFileSync(`${file}.tmp`, JSON.stringify(s, null, 2));
+    writeFileSync(`${file}.tmp`, JSON.stringify(s));
     renameSync(`${file}.tmp`, file);
+  }
+
+  /** The same, without blocking the event loop (hand-overs are on a claim's path). */
+  private async writeStateAsync(s: LocalInstanceState): Promise<void> {
+    const file = this.stateFile(s.instanceId);
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await writeFile(tmp, JSON.stringify(s));
+    await rename(tmp, file);
   }
 
   private allStates(): LocalInstanceState[] {
@@ -165,11 +189,20 @@ export class LocalProvider implements Provider {
   }
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
-    const existing = this.readState(req.instanceId);
     const price = req.purpose.hourlyPrice ?? 0;
-    if (existing) {
+    const result = (runtime: ConcreteRuntime, providerId: string, launchedAt: number): LaunchResult => ({ providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price, launchedAt });
+    const existing = this.readState(req.instanceId);
+    if (existing?.pid != null) {
       // Same launch again (a retry after a crash): report what was started the first time.
-      return { providerId: existing.providerId, instanceType: `local-${existing.runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price };
+      return result(existing.runtime, existing.providerId, existing.startedAt);
+    }
+    // Intent recorded but no pid, or no file at all: a crash came between the spawn and the
+    // write. Finish that launch if its tagged process runs; spawn only if nothing does.
+    const running = taggedProcesses({ home: this.home, poolName: req.poolName }).find((p) => p.instanceId === req.instanceId);
+    if (running) {
+      const s = existing ? { ...existing, pid: running.pid } : { ...strayToState(running, req.poolName), ownerId: req.ownerId };
+      this.writeState(s);
+      return result(s.runtime, s.providerId, s.startedAt);
     }
     const choice = await this.choose(req.purpose.app);
     const runtime = choice.runtime;
@@ -180,6 +213,9 @@ export class LocalProvider implements Provider {
     }
     const port = await freePort();
     const home = this.homeDir(req.instanceId);
+    const providerId = localProviderId(req.instanceId);
+    const intent: LocalInstanceState = { instanceId: req.instanceId, providerId, poolName: req.poolName, purpose: req.purpose.name, runtime, pid: null, port, ownerId: req.ownerId, startedAt: Date.now() };
+    this.writeState(intent);
     const cmd = buildLaunchCommand({
       runtime,
       port,
@@ -207,26 +243,46 @@ export class LocalProvider implements Provider {
         cwd: cmd.cwd ?? this.options.cwd ?? process.cwd(),
         detached: true,
         stdio: ["ignore", out, out],
-        // A runtime that declares its environment gets only that (no backend secrets in Jupyter's kernels).
-        env: { ...(cmd.env ?? process.env), [INSTANCE_ENV]: req.instanceId, PORT: String(port) },
+        // An allowlist of the backend's environment (never its keys, AWS credentials or database
+        // URL), and what the runtime declares it needs (Jupyter's directories) on top.
+        env: { ...instanceEnv(this.options.env ?? process.env, { instanceId: req.instanceId, poolName: req.poolName, purpose: req.purpose.name, port, home: this.home, passEnv: this.options.passEnv }), ...(cmd.env ?? {}) },
       });
     } finally {
       closeSync(out);
     }
-    const pid = await new Promise<number>((resolve, reject) => {
-      child.once("spawn", () => resolve(child.pid!));
-      child.once("error", (err) => reject(new PoolError("PROVIDER_ERROR", `Failed to start ${runtime} instance: ${err.message}`)));
-    });
+    let pid: number;
+    try {
+      pid = await new Promise<number>((resolve, reject) => {
+        child.once("spawn", () => resolve(child.pid!));
+        child.once("error", (err) => reject(new PoolError("PROVIDER_ERROR", `Failed to start ${runtime} instance: ${err.message}`)));
+      });
+    } catch (err) {
+      rmSync(this.stateFile(req.instanceId), { force: true });
+      throw err;
+    }
     child.unref();
-    const providerId = `local-${req.instanceId.replace(/^rsp-/, "")}`;
     const served = runtimeApp(runtime);
     const app: AppName = served === "rstudio" || served === "jupyter" ? served : req.purpose.app;
-    this.writeState({ instanceId: req.instanceId, providerId, poolName: req.poolName, purpose: req.purpose.name, runtime, pid, port, ownerId: req.ownerId, startedAt: Date.now(), app });
-    return { providerId, instanceType: `local-${runtime}`, market: "local", availabilityZone: "local", hourlyPrice: price, details: { app, runtime } };
+    this.writeState({ ...intent, pid, app });
+    return { ...result(runtime, providerId, intent.startedAt), details: { app, runtime } };
   }
 
-  private async view(s: LocalInstanceState): Promise<ProviderInstance> {
-    const alive = isOurProcess(s.pid, s.instanceId);
+  /**
+   * The pid of a state's process. For an intent without one, the tagged process if it runs
+   * (its pid is then written down); null means nothing runs for it.
+   */
+  private pidOf(s: LocalInstanceState): number | null {
+    if (s.pid !== null) return s.pid;
+    const pid = findInstanceProcess(s.instanceId, { home: this.home, poolName: s.poolName });
+    if (pid !== null) this.writeState({ ...s, pid });
+    return pid;
+  }
+
+  private async view(s: LocalInstanceState): Promise<ProviderInstance | null> {
+    const pid = this.pidOf(s);
+    // An intent with no process: nothing exists yet (the launch step starts it again).
+    if (pid === null) return null;
+    const alive = isOurProcess(pid, s.instanceId);
     const ready = alive && (s.runtime === "jupyter" ? await httpAnswers(s.port, 1000, APPS.jupyter.readyPath, true) : await httpAnswers(s.port));
     return {
       providerId: s.providerId,
@@ -242,6 +298,7 @@ export class LocalProvider implements Provider {
       market: "local",
       availabilityZone: "local",
       launchedAt: s.startedAt,
+      endedAt: alive ? null : (s.stoppingAt ?? null),
     };
   }
 
@@ -257,16 +314,56 @@ export class LocalProvider implements Provider {
   }
 
   async listEveryPool(): Promise<ProviderInstance[]> {
-    return Promise.all(this.allStates().map((s) => this.view(s)));
+    return this.views(this.allStates());
   }
 
+  private async views(states: LocalInstanceState[]): Promise<ProviderInstance[]> {
+    return (await Promise.all(states.map((s) => this.view(s)))).filter((v): v is ProviderInstance => v !== null);
+  }
+
+  /**
+   * Every instance of the pool: the state files, and any tagged process without one (left by
+   * an older version or a lost file), which gets its state file back so the reconciler can
+   * adopt or end it like any other.
+   */
   async list(poolName: string): Promise<ProviderInstance[]> {
-    return Promise.all(this.allStates().filter((s) => s.poolName === poolName).map((s) => this.view(s)));
+    const states = this.allStates().filter((s) => s.poolName === poolName);
+    const known = new Set(states.map((s) => s.instanceId));
+    for (const p of taggedProcesses({ home: this.home, poolName })) {
+      if (known.has(p.instanceId)) continue;
+      const s = strayToState(p, poolName);
+      this.writeState(s);
+      states.push(s);
+    }
+    return [...(await this.views(states)), ...this.tombstones().filter((t) => t.poolName === poolName && !known.has(t.instanceId)).map(tombstoneView)];
   }
 
   async describe(providerIds: string[]): Promise<ProviderInstance[]> {
     const wanted = new Set(providerIds);
-    return Promise.all(this.allStates().filter((s) => wanted.has(s.providerId)).map((s) => this.view(s)));
+    const live = await this.views(this.allStates().filter((s) => wanted.has(s.providerId)));
+    const seen = new Set(live.map((v) => v.providerId));
+    return [...live, ...this.tombstones().filter((t) => wanted.has(t.providerId) && !seen.has(t.providerId)).map(tombstoneView)];
+  }
+
+  private tombstoneFile(instanceId: string): string {
+    return path.join(this.dir, `${instanceId}.ended`);
+  }
+
+  /** The tombstones of the last day (older ones are removed). */
+  private tombstones(): Tombstone[] {
+    const out: Tombstone[] = [];
+    const now = Date.now();
+    for (const f of readdirSync(this.dir).filter((x) => x.endsWith(".ended"))) {
+      const file = path.join(this.dir, f);
+      try {
+        const t = JSON.parse(readFileSync(file, "utf8")) as Tombstone;
+        if (now - t.endedAt > TOMBSTONE_MS) rmSync(file, { force: true });
+        else out.push(t);
+      } catch {
+        rmSync(file, { force: true });
+      }
+    }
+    return out;
   }
 
   private stateForRef(ref: InstanceRef): LocalInstanceState | null {
@@ -278,7 +375,7 @@ export class LocalProvider implements Provider {
   }
 
   private async terminateOne(ref: InstanceRef): Promise<void> {
-    const s = this.stateForRef(ref);
+    const s = this.stateForRef(ref) ?? this.strayState(ref);
     if (!s) return;
     if (s.runtime === "docker") {
       await new Promise<void>((resolve) => {
@@ -287,28 +384,42 @@ export class LocalProvider implements Provider {
         p.on("error", () => resolve());
       });
     }
-    if (isOurProcess(s.pid, s.instanceId)) {
-      killGroup(s.pid, "SIGTERM");
+    const pid = this.pidOf(s);
+    let endedAt = s.stoppingAt ?? Date.now();
+    if (pid !== null && isOurProcess(pid, s.instanceId)) {
+      // Written first, so a crash before the tombstone still tells when it ended.
+      if (s.stoppingAt === undefined) this.writeState({ ...s, pid, stoppingAt: endedAt });
+      killGroup(pid, "SIGTERM");
       const deadline = Date.now() + 3000;
-      while (Date.now() < deadline && isOurProcess(s.pid, s.instanceId)) await sleep(50);
-      if (isOurProcess(s.pid, s.instanceId)) killGroup(s.pid, "SIGKILL");
+      while (Date.now() < deadline && isOurProcess(pid, s.instanceId)) await sleep(50);
+      if (isOurProcess(pid, s.instanceId)) killGroup(pid, "SIGKILL");
+      endedAt = Date.now();
     }
     rmSync(this.appDir(s.instanceId), { recursive: true, force: true });
+    const tomb: Tombstone = { instanceId: s.instanceId, providerId: s.providerId, poolName: s.poolName, purpose: s.purpose, startedAt: s.startedAt, endedAt };
+    writeFileSync(`${this.tombstoneFile(s.instanceId)}.tmp`, JSON.stringify(tomb));
+    renameSync(`${this.tombstoneFile(s.instanceId)}.tmp`, this.tombstoneFile(s.instanceId));
     rmSync(this.stateFile(s.instanceId), { force: true });
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
     rmSync(this.noticeFile(s.instanceId), { force: true });
   }
 
+  /** A tagged process that has no state file, as a state to terminate it by. */
+  private strayState(ref: InstanceRef): LocalInstanceState | null {
+    const p = taggedProcesses({ home: this.home }).find((x) => x.instanceId === ref.id || localProviderId(x.instanceId) === ref.providerId);
+    return p ? strayToState(p, p.poolName ?? "") : null;
+  }
+
   async assign(ref: InstanceRef, userId: string): Promise<void> {
     const s = this.stateForRef(ref);
-    if (s) this.writeState({ ...s, ownerId: userId });
+    if (s && s.ownerId !== userId) await this.writeStateAsync({ ...s, ownerId: userId });
   }
 
   async release(): Promise<void> {}
 
   async connect(ref: InstanceRef, _purpose: PurposeConfig, req: ConnectRequest): Promise<ConnectionResponse> {
     const s = this.stateForRef(ref);
-    if (!s || !isOurProcess(s.pid, s.instanceId)) {
+    if (!s || s.pid === null || !isOurProcess(s.pid, s.instanceId)) {
       throw new PoolError("INSTANCE_NOT_RUNNING", `Instance "${ref.id}" is not running any more; claim a new one.`);
     }
     const app = s.app ?? "rstudio";
@@ -321,7 +432,7 @@ export class LocalProvider implements Provider {
   async isBusy(ref: InstanceRef): Promise<boolean> {
     const s = this.stateForRef(ref);
     // RStudio and the placeholder have nothing to ask locally; Jupyter reports its own activity.
-    if (!s || s.runtime !== "jupyter" || !isOurProcess(s.pid, s.instanceId)) return false;
+    if (!s || s.runtime !== "jupyter" || s.pid === null || !isOurProcess(s.pid, s.instanceId)) return false;
     return isJupyterBusy(await readJupyterActivity(s.port), Date.now(), this.options.jupyterActivityWindowMs ?? JUPYTER_ACTIVITY_WINDOW_MS);
   }
 
@@ -358,6 +469,30 @@ export class LocalProvider implements Provider {
   }
 
   async close(): Promise<void> {}
+}
+
+function tombstoneView(t: Tombstone): ProviderInstance {
+  return {
+    providerId: t.providerId,
+    instanceId: t.instanceId,
+    poolName: t.poolName,
+    purpose: t.purpose,
+    state: "terminated",
+    ready: false,
+    stateReason: "stopped by the pool",
+    interrupted: false,
+    privateDnsName: null,
+    instanceType: null,
+    market: "local",
+    availabilityZone: "local",
+    launchedAt: t.startedAt,
+    endedAt: t.endedAt,
+  };
+}
+
+/** A state for a tagged process found without one; its tags say all but the runtime. */
+function strayToState(p: TaggedProcess, poolName: string): LocalInstanceState {
+  return { instanceId: p.instanceId, providerId: localProviderId(p.instanceId), poolName, purpose: p.purpose ?? "", runtime: "command", pid: p.pid, port: p.port ?? 0, ownerId: null, startedAt: Date.now() };
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

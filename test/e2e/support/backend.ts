@@ -125,7 +125,9 @@ export class Backend {
     }
     return files.flatMap((f) => {
       try {
-        return [JSON.parse(readFileSync(path.join(dir, f), "utf8")) as { instanceId: string; pid: number; port: number }];
+        const s = JSON.parse(readFileSync(path.join(dir, f), "utf8")) as { instanceId: string; pid: number | null; port: number };
+        // A launch intent has no pid yet; never signal "-null" (that is this process group).
+        return typeof s.pid === "number" && s.pid > 0 ? [{ ...s, pid: s.pid }] : [];
       } catch {
         return [];
       }
