@@ -8,12 +8,14 @@ import type { Store } from "./db";
 import { init } from "./migrations/20261123_0001_init";
 import { spotPrices } from "./migrations/20261124_0002_spot_prices";
 import { handOverAndLiveIndex } from "./migrations/20261125_0003_hand_over_and_live_index";
+import { warmCalibration } from "./migrations/20261201_0004_warm_calibration";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
     "20261123_0001_init": init(store.dialect),
     "20261124_0002_spot_prices": spotPrices(),
     "20261125_0003_hand_over_and_live_index": handOverAndLiveIndex(),
+    "20261201_0004_warm_calibration": warmCalibration(),
   };
 }
 

@@ -82,6 +82,14 @@ export interface SpotPricesTable {
   hourly_price: number;
 }
 
+export interface WarmCalibrationTable {
+  purpose: string;
+  hour_of_week: number;
+  boost: number;
+  applied_hour: number;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -90,4 +98,5 @@ export interface Database {
   events: EventsTable;
   leases: LeasesTable;
   spot_prices: SpotPricesTable;
+  warm_calibration: WarmCalibrationTable;
 }
