@@ -9,7 +9,8 @@
  *   sliding window (the last `windowWeeks` weeks of that hour) meets the target, eases back by
  *   a quarter step, so a boost that is no longer needed fades in a few weeks. The same hour on
  *   other days of the same kind (weekday/weekend) is planned with at least half its boost: a
- *   miss at 07:00 on Tuesday is a warning for 07:00 on Wednesday.
+ *   miss at 07:00 on Tuesday is a warning for 07:00 on Wednesday. Where the boost is a whole
+ *   step or more, at least one spare is kept whatever the forecast says.
  *   The boosts are the one piece of state that cannot be derived again from the events (what
  *   was measured came out of what was planned): they are kept in the table `warm_calibration`.
  * - Forecast error, per purpose: claims counted in each finished quarter hour against what the
@@ -185,12 +186,13 @@ export class WarmCalibration {
   /** The calibration the forecast plans with now. */
   plan(purpose: string, serviceLevel: number): Calibration {
     const rateFactor = Math.min(this.params.maxRateFactor, Math.max(1, this.forecastError(purpose).bias));
+    const boostOf = (bucket: number) => this.boostAt(purpose, hourOfWeek(Math.floor(bucket / BUCKETS_PER_HOUR)));
     return {
       rateFactor,
-      levelAt: (bucket) => {
-        const boost = this.boostAt(purpose, hourOfWeek(Math.floor(bucket / BUCKETS_PER_HOUR)));
-        return 1 - (1 - serviceLevel) / 2 ** boost;
-      },
+      levelAt: (bucket) => 1 - (1 - serviceLevel) / 2 ** boostOf(bucket),
+      // A boost of a whole step means claims came there that missed: where the forecast sees
+      // nobody (a rare late session), a higher level alone would still plan for none.
+      floorAt: (bucket) => (boostOf(bucket) >= 1 ? 1 : 0),
     };
   }
 }

@@ -21,7 +21,11 @@
  * pool grows ahead of the morning ramp and only shrinks once a busy spell has been quiet for
  * `holdMs` (no churn of terminating instances that would be launched again minutes later).
  *
- * Calibration (calibration.ts) may scale the rate and raise the level per quarter hour.
+ * A quarter hour about which nothing is known yet (no past week or day of its kind observed:
+ * the first day) gets one spare rather than none: unknown is not zero.
+ *
+ * Calibration (calibration.ts) may scale the rate, raise the level per quarter hour, and keep
+ * one spare where claims came that the forecast did not expect.
  */
 
 const HOUR_MS = 3_600_000;
@@ -92,6 +96,11 @@ const isWeekend = (bucket: number) => {
 
 /** Expected claims per hour in absolute quarter hour `bucket`, from buckets fully observed before `now`. */
 export function bucketRate(history: ClaimHistory, bucket: number, now: number, p: Pick<ForecastParams, "weeksBack" | "weekDecay">): number {
+  return bucketRateOrUnknown(history, bucket, now, p) ?? 0;
+}
+
+/** As bucketRate, but null when neither the same quarter hour of past weeks nor of past days was observed. */
+export function bucketRateOrUnknown(history: ClaimHistory, bucket: number, now: number, p: Pick<ForecastParams, "weeksBack" | "weekDecay">): number | null {
   const first = Math.ceil(history.since / BUCKET_MS);
   const current = Math.floor(now / BUCKET_MS);
   const observed = (h: number) => h >= first && h < current;
@@ -116,6 +125,7 @@ export function bucketRate(history: ClaimHistory, bucket: number, now: number, p
   const median = counts.length > 0 ? (counts[Math.floor(counts.length / 2)]! * HOUR_MS) / BUCKET_MS : 0;
   const sameKind = Array.from({ length: 6 }, (_, d) => bucket - PER_DAY * (d + 1)).filter((b) => isWeekend(b) === isWeekend(bucket));
   const daily = weighted(sameKind);
+  if (weekly === null && daily === null) return null;
   return Math.max(weekly ?? 0, median, daily ?? 0);
 }
 
@@ -149,6 +159,8 @@ export interface Calibration {
   rateFactor: number;
   /** The service level to plan with for quarter hour `bucket`. */
   levelAt(bucket: number): number;
+  /** Spares to keep in quarter hour `bucket` whatever the forecast (1 where claims came that it did not expect). */
+  floorAt(bucket: number): number;
 }
 
 export interface WarmForecast {
@@ -173,10 +185,13 @@ export function forecastWarmTarget(history: ClaimHistory, now: number, p: Foreca
   const recent = (history.countBetween(now - p.recentMs, now + 1) * HOUR_MS) / p.recentMs;
   const out: WarmForecast = { rate: 0, expected: 0, level: p.serviceLevel, rateFactor: factor, target: 0 };
   for (let b = from; b <= to; b++) {
-    const rate = Math.max(recent, bucketRate(history, b, now, p)) * factor;
+    const forecast = bucketRateOrUnknown(history, b, now, p);
+    const rate = Math.max(recent, forecast ?? 0) * factor;
     const level = calibration ? calibration.levelAt(b) : p.serviceLevel;
     const expected = (rate * p.bootMs) / HOUR_MS;
-    const target = fillRateTarget(expected, level);
+    // Nothing known yet about this quarter hour (the first day): one spare, not none.
+    const floor = Math.max(forecast === null ? 1 : 0, calibration ? calibration.floorAt(b) : 0);
+    const target = Math.max(floor, fillRateTarget(expected, level));
     out.rate = Math.max(out.rate, rate);
     out.expected = Math.max(out.expected, expected);
     out.level = Math.max(out.level, level);
