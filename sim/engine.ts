@@ -72,6 +72,8 @@ export interface SimResult {
   /** The adaptive policy's own report at the end: its forecast error over the last day, and its sliding-window warm share. */
   forecastBias?: number;
   forecastMeanAbsError?: number;
+  /** The largest warm target the policy asked for. */
+  maxWarmTarget: number;
   ticks: number;
   wallSeconds: number;
 }
@@ -142,7 +144,17 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
       : options.policy.kind === "schedule"
         ? schedulePolicies(options.policy.warm, options.policy.hours)
         : staticPolicies;
-  const pool = new Pool({ config, store, provider, clock, policies });
+  let maxWarmTarget = 0;
+  const observed: PoolPolicies = {
+    checkClaimAllowed: (...a) => policies.checkClaimAllowed(...a),
+    idleTimeoutMs: (...a) => policies.idleTimeoutMs(...a),
+    warmTarget: async (purpose, at) => {
+      const target = await policies.warmTarget(purpose, at);
+      maxWarmTarget = Math.max(maxWarmTarget, target);
+      return target;
+    },
+  };
+  const pool = new Pool({ config, store, provider, clock, policies: observed });
   await pool.prepare();
 
   const sessions = new Map<string, Session>();
@@ -306,6 +318,7 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
     totalCost: round(lines.reduce((s, l) => s + l.cost, 0), 2),
     simulatedDays: round((end - start) / 86_400_000, 2),
     daily: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    maxWarmTarget,
     ...(error ? { forecastBias: round(error.bias, 3), forecastMeanAbsError: round(error.meanAbsError, 3) } : {}),
     ticks,
     wallSeconds: round(Number(process.hrtime.bigint() - wallStart) / 1e9, 2),

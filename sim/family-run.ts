@@ -45,7 +45,7 @@ class RunCache {
   private readonly data: Record<string, SimResult> = existsSync(this.file) ? (JSON.parse(readFileSync(this.file, "utf8")) as Record<string, SimResult>) : {};
 
   async run(t: FamilyTrace, rows: TraceRow[], policy: SimPolicy, cache: boolean): Promise<SimResult> {
-    const key = `${createHash("sha256").update(JSON.stringify(t.options)).digest("hex").slice(0, 12)}:${t.name}:${policyName(policy)}`;
+    const key = `${createHash("sha256").update(JSON.stringify(t.options)).digest("hex").slice(0, 12)}:${t.name}:${JSON.stringify(policy)}`;
     if (cache && this.data[key]) return this.data[key]!;
     const r = await simulate(rows, { ...DEFAULT_SIM, policy });
     process.stderr.write(`  ${t.name} ${policyName(policy)}: warm ${r.warmShare} idle $${r.warmPoolIdleCost} (${r.wallSeconds} s)\n`);
@@ -55,21 +55,24 @@ class RunCache {
   }
 }
 
-/** Smallest N in [1, MAX_SPARES] whose run reaches `share` (shares grow with N): doubling, then bisection. */
-async function cheapest(run: (n: number) => Promise<SimResult>, share: number, max = MAX_SPARES): Promise<SimResult | null> {
+/**
+ * Smallest N in [1, max] whose run reaches `share` (shares grow with N). It starts at `guess`
+ * (runs are slow on big traces), gallops up by half again until one reaches, then bisects.
+ */
+async function cheapest(run: (n: number) => Promise<SimResult>, share: number, guess: number, max = MAX_SPARES): Promise<SimResult | null> {
   let lo = 0;
-  let hi = 1;
+  let hi = Math.max(1, Math.min(max, guess));
   let hit: SimResult | null = null;
-  while (hi <= max) {
+  for (;;) {
     const r = await run(hi);
     if (r.warmShare >= share) {
       hit = r;
       break;
     }
     lo = hi;
-    hi *= 2;
+    if (hi >= max) return null;
+    hi = Math.min(max, Math.ceil(hi * 1.5));
   }
-  if (!hit) return null;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
     const r = await run(mid);
@@ -88,11 +91,13 @@ export async function runFamilyTrace(t: FamilyTrace, cache: RunCache, withUncali
   const staticRun = (n: number) => cache.run(t, rows, { kind: "static", warm: n }, true);
   const hours = { zones: officeZones(t), ...DEFAULT_OFFICE_HOURS };
   const scheduleRun = (n: number) => cache.run(t, rows, { kind: "schedule", warm: n, hours }, true);
-  const staticSameShare = await cheapest(staticRun, adaptive.warmShare);
-  const staticTarget = await cheapest(staticRun, TARGET);
+  // Static pools need somewhat fewer spares than adaptive's peak (it holds its peak only for the rush).
+  const guess = Math.max(1, Math.round(adaptive.maxWarmTarget * 0.6));
+  const staticSameShare = await cheapest(staticRun, adaptive.warmShare, guess);
+  const staticTarget = await cheapest(staticRun, TARGET, staticSameShare ? Number(staticSameShare.policy.split(":")[1]) : guess);
   let schedule: SimResult & { reached: boolean };
   const staticN = staticSameShare ? Number(staticSameShare.policy.split(":")[1]) : MAX_SPARES;
-  const hit = await cheapest(scheduleRun, adaptive.warmShare, Math.min(MAX_SPARES, 2 * staticN));
+  const hit = await cheapest(scheduleRun, adaptive.warmShare, staticN, Math.min(MAX_SPARES, 2 * staticN));
   if (hit) schedule = { ...hit, reached: true };
   else {
     // It never gets there (claims outside office hours are never warm): report the smallest

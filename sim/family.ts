@@ -44,11 +44,6 @@ export const FAMILY: FamilyTrace[] = [
     },
   },
   {
-    name: "two-offices-1000",
-    shape: "two offices, Berlin 600 + New York 400",
-    options: { users: 0, tz: BERLIN, weeks: 4, seed: 107, groups: [{ users: 600, tz: BERLIN, idPrefix: "ber" }, { users: 400, tz: NEW_YORK, idPrefix: "nyc" }] },
-  },
-  {
     name: "holiday-60",
     shape: "60 people, five weeks over Christmas: 24 Dec to 1 Jan off (10% come), back on Monday 4 Jan",
     options: { users: 60, weeks: 5, seed: 108, tz: BERLIN, start: "2026-12-07", holidays: ["2026-12-24", "2026-12-25", "2026-12-28", "2026-12-29", "2026-12-30", "2026-12-31", "2027-01-01"] },

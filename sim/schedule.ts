@@ -1,6 +1,6 @@
 /**
  * The schedule-based warm pool other systems configure for prebuilds: a fixed number of spares
- * during office hours (weekdays 08:00-18:00 local, in any of the trace's office time zones),
+ * during office hours (weekdays 07:00-19:00 local, in any of the trace's office time zones),
  * none otherwise. Used by the simulator as the second baseline next to static pools.
  */
 import type { PoolPolicies } from "../backend/pool/context";
@@ -13,7 +13,7 @@ export interface OfficeHours {
   to: number;
 }
 
-export const DEFAULT_OFFICE_HOURS = { from: 8, to: 18 };
+export const DEFAULT_OFFICE_HOURS = { from: 7, to: 19 };
 
 const HOUR = 3_600_000;
 
