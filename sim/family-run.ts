@@ -1,5 +1,5 @@
 /**
- * `node --import tsx sim/family-run.ts [NAME...] [--table]`: runs the adaptive pool on each
+ * `node --import tsx sim/family-run.ts [NAME...] [--table] [--adaptive-only]`: runs the adaptive pool on each
  * trace of the family (sim/family.ts), then finds the cheapest static pool and the cheapest
  * schedule-based pool (spares in office hours only) that reach the same warm share, and the
  * cheapest static pool reaching the service level. Prints one JSON line per trace, and with
@@ -133,6 +133,10 @@ async function main(): Promise<void> {
   const cache = new RunCache();
   const results: FamilyResult[] = [];
   for (const t of traces) {
+    if (args.includes("--adaptive-only")) {
+      process.stdout.write(`${JSON.stringify({ trace: t.name, adaptive: await cache.run(t, familyRows(t.name), { kind: "adaptive" }, true) })}\n`);
+      continue;
+    }
     const r = await runFamilyTrace(t, cache, args.includes("--uncalibrated"));
     results.push(r);
     process.stdout.write(`${JSON.stringify(r)}\n`);
