@@ -11,8 +11,13 @@
  *   other days of the same kind (weekday/weekend) is planned with at least half its boost: a
  *   miss at 07:00 on Tuesday is a warning for 07:00 on Wednesday. Where the boost is a whole
  *   step or more, at least one spare is kept whatever the forecast says.
- *   The boosts are the one piece of state that cannot be derived again from the events (what
- *   was measured came out of what was planned): they are kept in the table `warm_calibration`.
+ * - Warm share, per purpose, as an integral controller of the miss count: after each hour the
+ *   purpose's offset moves by 0.05 per claim missed, less 0.05 x (1 - level) per claim; it
+ *   settles where the misses are the allowed share. It is added to every hour's boost (within
+ *   ±3 steps), so a team whose share runs above the target is planned with a lower level
+ *   (fewer idle spares) until it holds, and one whose share runs below, with a higher one.
+ *   Boosts and offset are the one piece of state that cannot be derived again from the events
+ *   (what was measured came out of what was planned): they are kept in `warm_calibration`.
  * - Forecast error, per purpose: claims counted in each finished quarter hour against what the
  *   forecast expected for it before it began. When the last day brought more claims than
  *   forecast (a surge, a new team, a habit that drifts up), the rate is scaled by that ratio
@@ -28,6 +33,9 @@ const BUCKETS_PER_HOUR = HOUR_MS / BUCKET_MS;
 export interface CalibrationParams {
   windowWeeks: number;
   maxBoost: number;
+  /** The purpose-wide offset moves by this per claim missed, less (1 - level) per claim. */
+  offsetGain: number;
+  maxOffset: number;
   /** Quarter hours the rate factor looks back over (one day). */
   errorBuckets: number;
   /** Claims added to both sides of the ratio so a handful of claims does not swing it. */
@@ -35,7 +43,10 @@ export interface CalibrationParams {
   maxRateFactor: number;
 }
 
-export const DEFAULT_CALIBRATION: CalibrationParams = { windowWeeks: 4, maxBoost: 6, errorBuckets: 96, errorPrior: 4, maxRateFactor: 3 };
+export const DEFAULT_CALIBRATION: CalibrationParams = { windowWeeks: 4, maxBoost: 6, offsetGain: 0.05, maxOffset: 3, errorBuckets: 96, errorPrior: 4, maxRateFactor: 3 };
+
+/** The row of `warm_calibration` that holds a purpose's offset (the others are hours of the week). */
+export const OFFSET_ROW = -1;
 
 /** Hour of the week of absolute hour `hour` (1970-01-01 was a Thursday: day 3 from Monday). */
 export function hourOfWeek(hour: number): number {
@@ -62,6 +73,8 @@ export interface WarmShareReport {
 class PurposeCalibration {
   readonly boost = new Float64Array(HOURS_PER_WEEK);
   readonly applied = new Float64Array(HOURS_PER_WEEK).fill(-Infinity);
+  offset = 0;
+  offsetApplied = -Infinity;
   /** Claims per absolute hour: [warm, launched]. */
   readonly outcomes = new Map<number, [number, number]>();
   /** Finished quarter hours: what was expected, what came. */
@@ -87,8 +100,12 @@ export class WarmCalibration {
 
   load(rows: CalibrationRow[]): void {
     for (const r of rows) {
-      if (r.hourOfWeek < 0 || r.hourOfWeek >= HOURS_PER_WEEK) continue;
       const c = this.of(r.purpose);
+      if (r.hourOfWeek === OFFSET_ROW) {
+        c.offset = r.boost;
+        c.offsetApplied = r.appliedHour;
+      }
+      if (r.hourOfWeek < 0 || r.hourOfWeek >= HOURS_PER_WEEK) continue;
       c.boost[r.hourOfWeek] = r.boost;
       c.applied[r.hourOfWeek] = r.appliedHour;
     }
@@ -115,8 +132,16 @@ export class WarmCalibration {
     c.closedIn = current;
     for (const h of c.outcomes.keys()) if (h < current - this.params.windowWeeks * HOURS_PER_WEEK) c.outcomes.delete(h);
     for (const [hour, [warm, launched]] of [...c.outcomes].sort((a, b) => a[0] - b[0])) {
+      if (hour >= current) continue;
+      if (hour > c.offsetApplied) {
+        // Integral control of the miss count: it settles where misses are (1 - level) of claims.
+        const drift = this.params.offsetGain * (launched - (1 - serviceLevel) * (warm + launched));
+        c.offset = Math.min(this.params.maxOffset, Math.max(-this.params.maxOffset, c.offset + drift));
+        c.offsetApplied = hour;
+        changed.push({ purpose, hourOfWeek: OFFSET_ROW, boost: c.offset, appliedHour: hour });
+      }
       const cell = hourOfWeek(hour);
-      if (hour >= current || c.applied[cell]! >= hour) continue;
+      if (c.applied[cell]! >= hour) continue;
       const before = c.boost[cell]!;
       if (warm < serviceLevel * (warm + launched)) c.boost[cell] = Math.min(this.params.maxBoost, before + 1);
       else if (launched === 0 && (this.share(purpose, hour + 1, cell).share ?? 1) >= serviceLevel) c.boost[cell] = Math.max(0, before - 0.25);
@@ -138,6 +163,11 @@ export class WarmCalibration {
       claims += w + l;
     }
     return { claims, warm, share: claims > 0 ? warm / claims : null };
+  }
+
+  /** The purpose-wide offset added to every hour's boost (negative: the share ran above the target). */
+  offset(purpose: string): number {
+    return this.of(purpose).offset;
   }
 
   boostAt(purpose: string, cell: number): number {
@@ -187,9 +217,11 @@ export class WarmCalibration {
   plan(purpose: string, serviceLevel: number): Calibration {
     const rateFactor = Math.min(this.params.maxRateFactor, Math.max(1, this.forecastError(purpose).bias));
     const boostOf = (bucket: number) => this.boostAt(purpose, hourOfWeek(Math.floor(bucket / BUCKETS_PER_HOUR)));
+    const offset = this.of(purpose).offset;
+    const lowest = -this.params.maxOffset;
     return {
       rateFactor,
-      levelAt: (bucket) => 1 - (1 - serviceLevel) / 2 ** boostOf(bucket),
+      levelAt: (bucket) => 1 - (1 - serviceLevel) / 2 ** Math.max(lowest, boostOf(bucket) + offset),
       // A boost of a whole step means claims came there that missed: where the forecast sees
       // nobody (a rare late session), a higher level alone would still plan for none.
       floorAt: (bucket) => (boostOf(bucket) >= 1 ? 1 : 0),

@@ -1,7 +1,7 @@
 /** The warm pool's calibration: hour-of-week boosts from measured warm shares, the forecast error, the plan. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { HOURS_PER_WEEK, WarmCalibration, hourOfWeek } from "../../../backend/cost/calibration";
+import { HOURS_PER_WEEK, OFFSET_ROW, WarmCalibration, hourOfWeek } from "../../../backend/cost/calibration";
 import { BUCKET_MS, ClaimHistory, DEFAULT_FORECAST, fillRateTarget, forecastWarmTarget } from "../../../backend/cost/forecast";
 
 const MIN = 60_000;
@@ -25,30 +25,39 @@ test("fill rate: one spare as soon as any claim is expected, more as the expecta
   assert.equal(fillRateTarget(1.67, 0.95), 5);
 });
 
-test("an hour that falls short of the level is boosted once; an hour that is all warm eases back", () => {
+test("an hour that falls short of the level is boosted once; an hour that is all warm eases back; the offset follows the misses", () => {
   const c = new WarmCalibration();
   const at = MONDAY + 9 * HOUR;
   for (let i = 0; i < 8; i++) c.observe("r", at + i * MIN, i < 6); // 6 of 8 warm: 75%
   assert.deepEqual(c.close("r", at + 30 * MIN, 0.95), [], "the hour is not over yet");
   const rows = c.close("r", at + HOUR, 0.95);
-  assert.deepEqual(rows, [{ purpose: "r", hourOfWeek: 9, boost: 1, appliedHour: hour(at) }]);
+  // The purpose's offset: 0.05 per miss, less 0.05 x 5% per claim: 0.05 x (2 - 0.4).
+  const offset = 0.05 * (2 - (1 - 0.95) * 8);
+  assert.deepEqual(rows, [
+    { purpose: "r", hourOfWeek: OFFSET_ROW, boost: offset, appliedHour: hour(at) },
+    { purpose: "r", hourOfWeek: 9, boost: 1, appliedHour: hour(at) },
+  ]);
+  assert.equal(c.offset("r"), offset);
   assert.deepEqual(c.close("r", at + HOUR + 5 * MIN, 0.95), [], "each hour is applied once");
   // Planned with half the miss rate there, and at least a quarter of it at 09:00 on other weekdays.
   const plan = c.plan("r", 0.95);
   const bucket = (t: number) => Math.floor(t / BUCKET_MS);
-  assert.ok(Math.abs(plan.levelAt(bucket(at)) - 0.975) < 1e-12);
-  assert.ok(Math.abs(plan.levelAt(bucket(at + DAY)) - (1 - 0.05 / 2 ** 0.5)) < 1e-12);
-  assert.equal(plan.levelAt(bucket(at + 5 * DAY)), 0.95, "weekends are another kind of day");
+  const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+  close(plan.levelAt(bucket(at)), 1 - 0.05 / 2 ** (1 + offset));
+  close(plan.levelAt(bucket(at + DAY)), 1 - 0.05 / 2 ** (0.5 + offset));
+  close(plan.levelAt(bucket(at + 5 * DAY)), 1 - 0.05 / 2 ** offset); // weekends are another kind of day
+  assert.equal(plan.floorAt(bucket(at)), 1, "one spare at least where claims missed");
+  assert.equal(plan.floorAt(bucket(at + DAY)), 0);
   // Next week 09:00 is all warm, but the window (75% then 100%: 14 of 16) is still short: the boost stays.
   for (let i = 0; i < 8; i++) c.observe("r", at + WEEK + i * MIN, true);
-  assert.equal(c.close("r", at + WEEK + HOUR, 0.95)[0]!.boost, 1);
+  const cell9 = (r: Array<{ hourOfWeek: number; boost: number }>) => r.find((x) => x.hourOfWeek === 9)!.boost;
+  assert.equal(cell9(c.close("r", at + WEEK + HOUR, 0.95)), 1);
   for (let w = 2; w < 6; w++) for (let i = 0; i < 8; i++) c.observe("r", at + w * WEEK + i * MIN, true);
   let boost = 1;
-  for (let w = 2; w < 6; w++) {
-    const r = c.close("r", at + w * WEEK + HOUR, 0.95);
-    boost = r[0]!.boost;
-  }
+  for (let w = 2; w < 6; w++) boost = cell9(c.close("r", at + w * WEEK + HOUR, 0.95));
   assert.ok(boost < 1, `boost eased back to ${boost}`);
+  // All warm since: the offset came down below zero (plan lower than the target where it holds easily).
+  assert.ok(c.offset("r") < offset, `offset ${c.offset("r")}`);
 });
 
 test("the boosts are what a restart needs: loading the stored rows gives the same plan", () => {
