@@ -70,7 +70,9 @@ test("the calibration is kept in the database: a restarted policy plans as the s
   const first = new AdaptiveWarmPolicy(store.db, { serviceLevel: 0.95, defaultBootMs: 150_000 });
   await first.warmTarget(p, MONDAY + 10 * HOUR + 60_000);
   const stored = await store.db.selectFrom("warm_calibration").selectAll().execute();
-  assert.deepEqual(stored.map((r) => [r.purpose, Number(r.hour_of_week), Number(r.boost)]), [["rstudio", 9, 1]]);
+  const boosts = stored.map((r) => [r.purpose, Number(r.hour_of_week), Number(r.boost)]).sort((a, b) => Number(a[1]) - Number(b[1]));
+  // The purpose's offset (row -1): 0.05 per miss less 0.05 x 5% per claim; Monday 09:00 boosted one step.
+  assert.deepEqual(boosts, [["rstudio", -1, 0.05 * (4 - (1 - 0.95) * 10)], ["rstudio", 9, 1]]);
 
   const nextMonday = MONDAY + 7 * DAY + 9 * HOUR;
   const before = await first.warmTarget(p, nextMonday);
