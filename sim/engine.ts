@@ -6,7 +6,7 @@
  * follow the hour. The figures come from the pool's own ledger over the replayed history.
  */
 import type { PoolConfig } from "../backend/config/schema";
-import { createCostPolicies } from "../backend/cost/policies";
+import { createCostPolicies, type CostPolicies } from "../backend/cost/policies";
 import { Ledger } from "../backend/cost/ledger";
 import { POOL_ACCOUNT } from "../backend/cost/usage";
 import { PoolError } from "../backend/errors";
@@ -17,10 +17,16 @@ import { getInstance } from "../backend/store/instances";
 import { migrateToLatest } from "../backend/store/migrate";
 import { baseConfig, purposeConfig } from "./config";
 import { SimProvider } from "./provider";
+import { schedulePolicies, type OfficeHours } from "./schedule";
 import { EventQueue } from "./queue";
 import type { TraceRow } from "./trace";
 
-export type SimPolicy = { kind: "static"; warm: number } | { kind: "adaptive" };
+export type SimPolicy =
+  | { kind: "static"; warm: number }
+  /** calibrate: false plans with the bare forecast. */
+  | { kind: "adaptive"; calibrate?: boolean }
+  /** `warm` spares during office hours, none otherwise (see schedule.ts). */
+  | { kind: "schedule"; warm: number; hours: OfficeHours };
 
 export interface SimOptions {
   policy: SimPolicy;
@@ -61,6 +67,13 @@ export interface SimResult {
   warmPoolIdleCost: number;
   totalCost: number;
   simulatedDays: number;
+  /** Claims and warm claims per UTC day of the trace (first day first): how the share moves. */
+  daily: Array<{ day: string; claims: number; warm: number }>;
+  /** The adaptive policy's own report at the end: its forecast error over the last day, and its sliding-window warm share. */
+  forecastBias?: number;
+  forecastMeanAbsError?: number;
+  /** The largest warm target the policy asked for. */
+  maxWarmTarget: number;
   ticks: number;
   wallSeconds: number;
 }
@@ -91,7 +104,8 @@ function percentile(sorted: number[], q: number): number {
 }
 
 export function policyName(p: SimPolicy): string {
-  return p.kind === "static" ? `static:${p.warm}` : "adaptive";
+  if (p.kind === "adaptive") return p.calibrate === false ? "adaptive (uncalibrated)" : "adaptive";
+  return `${p.kind}:${p.warm}`;
 }
 
 export async function simulate(rows: TraceRow[], options: SimOptions): Promise<SimResult> {
@@ -124,8 +138,23 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
   const store = openStore({ databaseUrl: "sqlite::memory:", dataDir: "/nonexistent" });
   await migrateToLatest(store);
   const provider = new SimProvider({ clock, bootMs, hourlyPrice: options.hourlyPrice, poolName: config.poolName, onLaunch: (at) => queue.push(at, { kind: "tick" }) });
-  const policies: PoolPolicies = options.policy.kind === "adaptive" ? createCostPolicies(store.db, config, { defaultBootMs: bootMs }) : staticPolicies;
-  const pool = new Pool({ config, store, provider, clock, policies });
+  const policies: PoolPolicies =
+    options.policy.kind === "adaptive"
+      ? createCostPolicies(store.db, config, { defaultBootMs: bootMs, calibrate: options.policy.calibrate })
+      : options.policy.kind === "schedule"
+        ? schedulePolicies(options.policy.warm, options.policy.hours)
+        : staticPolicies;
+  let maxWarmTarget = 0;
+  const observed: PoolPolicies = {
+    checkClaimAllowed: (...a) => policies.checkClaimAllowed(...a),
+    idleTimeoutMs: (...a) => policies.idleTimeoutMs(...a),
+    warmTarget: async (purpose, at) => {
+      const target = await policies.warmTarget(purpose, at);
+      maxWarmTarget = Math.max(maxWarmTarget, target);
+      return target;
+    },
+  };
+  const pool = new Pool({ config, store, provider, clock, policies: observed });
   await pool.prepare();
 
   const sessions = new Map<string, Session>();
@@ -134,6 +163,13 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
   let refused = 0;
   let ticks = 0;
   const lastActive = new Map<string, number>();
+  const days = new Map<string, { day: string; claims: number; warm: number }>();
+  const dayOf = (at: number) => {
+    const day = new Date(Math.floor(at / 86_400_000) * 86_400_000).toISOString().slice(0, 10);
+    let d = days.get(day);
+    if (!d) days.set(day, (d = { day, claims: 0, warm: 0 }));
+    return d;
+  };
   const heartbeatMs = (options.idleTimeoutSeconds * 1000) / 2;
 
   for (const row of rows) queue.push(row.at, { kind: "claim", row });
@@ -158,8 +194,11 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
       const outcome = await pool.claim(row.userId, row.purpose);
       s.instanceId = outcome.instance.id;
       const ready = outcome.source === "warm" || (outcome.source === "existing" && outcome.instance.state === "running");
+      const day = dayOf(now);
+      day.claims++;
       if (ready) {
         warm++;
+        day.warm++;
         waits.push(0);
         begin(s, key, now, row.sessionSeconds, !row.forgetsToClose);
       } else {
@@ -167,6 +206,7 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
       }
     } catch (err) {
       if (!(err instanceof PoolError)) throw err;
+      dayOf(now).claims++;
       refused++;
     }
   };
@@ -258,6 +298,8 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
   const ownerHours = lines.filter((l) => l.account !== POOL_ACCOUNT).reduce((s, l) => s + hours(l), 0);
   const reaped = await store.db.selectFrom("events").select(["instance_id", "at"]).where("kind", "=", "reaped").execute();
   const idleBeforeReap = reaped.reduce((s, e) => s + (Number(e.at) - (lastActive.get(e.instance_id!) ?? Number(e.at))) / HOUR, 0);
+  const adaptive = "adaptive" in policies ? (policies as CostPolicies).adaptive : null;
+  const error = adaptive?.calibration.forecastError(purposes[0]!.name);
   await store.close();
 
   const sorted = [...waits].sort((a, b) => a - b);
@@ -275,6 +317,9 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
     warmPoolIdleCost: round(poolLines.reduce((s, l) => s + l.cost, 0), 2),
     totalCost: round(lines.reduce((s, l) => s + l.cost, 0), 2),
     simulatedDays: round((end - start) / 86_400_000, 2),
+    daily: [...days.values()].sort((a, b) => a.day.localeCompare(b.day)),
+    maxWarmTarget,
+    ...(error ? { forecastBias: round(error.bias, 3), forecastMeanAbsError: round(error.meanAbsError, 3) } : {}),
     ticks,
     wallSeconds: round(Number(process.hrtime.bigint() - wallStart) / 1e9, 2),
   };

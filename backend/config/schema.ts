@@ -97,6 +97,8 @@ export const purposeSchema = z
     hourlyPrice: z.number().min(0).optional(),
     /** Cost-allocation tags put on instances and volumes. */
     costTags: tagMap.default({}),
+    /** Adaptive warm pool: the share of this purpose's claims to serve warm (default pool.serviceLevel). */
+    serviceLevel: z.number().gt(0).lt(1).optional(),
     /** Monthly budget of this purpose, in the pool currency. */
     monthlyBudget: z.number().positive().optional(),
     /**

@@ -9,6 +9,7 @@ import { init } from "./migrations/20261123_0001_init";
 import { spotPrices } from "./migrations/20261124_0002_spot_prices";
 import { handOverAndLiveIndex } from "./migrations/20261125_0003_hand_over_and_live_index";
 import { purposePrices } from "./migrations/20261201_0004_purpose_prices";
+import { warmCalibration } from "./migrations/20261201_0005_warm_calibration";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
@@ -16,6 +17,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     "20261124_0002_spot_prices": spotPrices(),
     "20261125_0003_hand_over_and_live_index": handOverAndLiveIndex(),
     "20261201_0004_purpose_prices": purposePrices(),
+    "20261201_0005_warm_calibration": warmCalibration(),
   };
 }
 

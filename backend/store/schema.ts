@@ -89,6 +89,14 @@ export interface PurposePricesTable {
   hourly_price: number | null;
 }
 
+export interface WarmCalibrationTable {
+  purpose: string;
+  hour_of_week: number;
+  boost: number;
+  applied_hour: number;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -98,4 +106,5 @@ export interface Database {
   leases: LeasesTable;
   spot_prices: SpotPricesTable;
   purpose_prices: PurposePricesTable;
+  warm_calibration: WarmCalibrationTable;
 }

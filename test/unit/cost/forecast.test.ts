@@ -34,10 +34,11 @@ test("nobody comes: the target is zero (scale to zero)", () => {
 test("the same quarter hour last week drives the rate; other hours stay at zero", () => {
   const h = history([-7], 10); // last Monday 08:00-08:15: 10 claims -> 40 per hour
   assert.equal(bucketRate(h, Math.floor((MONDAY + 8 * HOUR) / BUCKET_MS), MONDAY + 7 * HOUR, params), 40);
-  // Monday 08:00 this week: 40/h * 150 s = 1.67 expected claims -> k = 4 (P(N<=3)=0.91, P(N<=4)=0.97)
+  // Monday 08:00 this week: 40/h * 150 s = 1.67 expected claims. A claim is warm when fewer than
+  // k came in the boot time before it: P(N<=3)=0.91, P(N<=4)=0.97, so k = 5.
   const at8 = forecastWarmTarget(h, MONDAY + 8 * HOUR, params);
   assert.equal(at8.rate, 40);
-  assert.equal(at8.target, 4);
+  assert.equal(at8.target, 5);
   assert.equal(forecastWarmTarget(h, MONDAY + 3 * HOUR, params).target, 0);
 });
 
@@ -48,6 +49,13 @@ test("older weeks weigh less (exponential decay)", () => {
   // three weeks ago observed with 0 claims. Weights 1, 0.5, 0.25: (8 + 1 + 0) / 1.75 per quarter.
   const r = bucketRate(h, Math.floor((MONDAY + 8 * HOUR) / BUCKET_MS), MONDAY, params);
   assert.ok(Math.abs(r - ((8 + 1) / 1.75) * 4) < 1e-9, `rate ${r}`);
+});
+
+test("one odd week (a holiday) does not drag the next week down: the upper median of the weeks counts", () => {
+  const h = new ClaimHistory(MONDAY - 28 * DAY);
+  for (const w of [2, 3, 4]) for (let i = 0; i < 8; i++) h.add(MONDAY - w * 7 * DAY + 8 * HOUR + i); // 8 claims in each of three weeks
+  // last week: a holiday, nobody came. Weighted mean: (0 + 4 + 2 + 1) / 1.875 per quarter; median: 8.
+  assert.equal(bucketRate(h, Math.floor((MONDAY + 8 * HOUR) / BUCKET_MS), MONDAY, params), 32);
 });
 
 test("hours before the history started are unknown, not zero", () => {
@@ -69,10 +77,10 @@ test("before a week of history, past weekdays' same quarter hour is used", () =>
 test("the pool grows ahead of demand (lead of two boot times) and holds after it", () => {
   const h = history([-7], 10);
   const before = forecastWarmTarget(h, MONDAY + 8 * HOUR - 4 * MIN, params); // 08:00 is within 2 x 150 s
-  assert.equal(before.target, 4);
+  assert.equal(before.target, 5);
   assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR - 10 * MIN, params).target, 0);
   // 08:15 + 29 min: still held; 08:15 + 31 min: released.
-  assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR + 15 * MIN + 29 * MIN, params).target, 4);
+  assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR + 15 * MIN + 29 * MIN, params).target, 5);
   assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR + 15 * MIN + 31 * MIN, params).target, 0);
 });
 
@@ -82,7 +90,7 @@ test("the recent rate is a floor: an unforecast burst raises the target", () => 
   for (let i = 0; i < 30; i++) h.add(now - 20 * MIN + i * 10_000); // 30 claims in the last 30 min
   const f = forecastWarmTarget(h, now, params);
   assert.equal(f.rate, 60);
-  assert.equal(f.target, poissonQuantile(2.5, 0.95));
+  assert.equal(f.target, poissonQuantile(2.5, 0.95) + 1);
 });
 
 test("deterministic: the same history and time give the same target", () => {
