@@ -13,7 +13,11 @@ export type InstanceEvent =
   | { kind: "replacementFailed"; from: InstanceView; to: InstanceView | null }
   | { kind: "interrupted"; instance: InstanceView }
   | { kind: "ended"; instance: InstanceView }
-  | { kind: "idleSoon"; instance: InstanceView; msLeft: number };
+  | { kind: "idleSoon"; instance: InstanceView; msLeft: number }
+  | { kind: "rebalance"; instance: InstanceView };
+
+/** The stateReason the backend sets on a running instance the provider recommends leaving. */
+export const REBALANCE_REASON = "rebalance-recommended";
 
 /** Warn this long before the idle reaper's deadline. */
 export const IDLE_WARNING_MS = 5 * 60_000;
@@ -21,6 +25,7 @@ export const IDLE_WARNING_MS = 5 * 60_000;
 export class InstanceWatcher {
   private readonly known = new Map<string, InstanceView["state"]>();
   private readonly warnedDeadline = new Map<string, string>();
+  private readonly warnedRebalance = new Set<string>();
   private readonly releasedByUser = new Set<string>();
   /** Interrupted instances whose replacement is awaited, by the interrupted one's id. */
   private readonly awaiting = new Map<string, { from: InstanceView; toId: string }>();
@@ -62,6 +67,10 @@ export class InstanceWatcher {
       if (wasLive && isEnded(i) && !this.releasedByUser.has(i.instanceId)) {
         events.push(i.state === "interrupted" ? { kind: "interrupted", instance: i } : { kind: "ended", instance: i });
       }
+      if (i.state === "running" && i.stateReason === REBALANCE_REASON && !this.warnedRebalance.has(i.instanceId)) {
+        this.warnedRebalance.add(i.instanceId);
+        events.push({ kind: "rebalance", instance: i });
+      }
       if (i.state === "running" && i.idleDeadline) {
         const left = Date.parse(i.idleDeadline) - now;
         if (left > 0 && left <= this.warnMs && this.warnedDeadline.get(i.instanceId) !== i.idleDeadline) {
@@ -86,6 +95,7 @@ export class InstanceWatcher {
       if (!present.has(id)) {
         this.known.delete(id);
         this.warnedDeadline.delete(id);
+        this.warnedRebalance.delete(id);
         this.releasedByUser.delete(id);
         this.announced.delete(id);
       }

@@ -233,6 +233,14 @@ export class Services implements vscode.Disposable {
 
   private async announce(e: InstanceEvent): Promise<void> {
     if (e.kind === "interrupting" || e.kind === "replaced" || e.kind === "replacementFailed") return this.announceReplacement(e);
+    if (e.kind === "rebalance") {
+      // The purpose's policy is "warn": nothing moves unless the user does.
+      this.log.warn(`${e.instance.instanceId}: AWS recommends moving off this spot host`);
+      void vscode.window.showWarningMessage(
+        `AWS recommends moving off your ${e.instance.purpose} host: spot capacity is short and it may be reclaimed. Save your work; if it is reclaimed, your session is saved and a new host starts by itself.`,
+      );
+      return;
+    }
     const name = `RStudio (${e.instance.purpose}, ${e.instance.instanceId})`;
     if (e.kind === "interrupted") {
       this.log.warn(`${e.instance.instanceId} was interrupted: ${e.instance.stateReason ?? "no reason given"}`);

@@ -83,3 +83,11 @@ test("a replacement that fails is announced, once", () => {
   assert.deepEqual(w.update([warned, failed], NOW).map((e) => e.kind), ["replacementFailed"]);
   assert.deepEqual(w.update([warned, failed], NOW), []);
 });
+
+test("a rebalance recommendation on a running instance is told once", () => {
+  const w = new InstanceWatcher();
+  assert.deepEqual(w.update([anInstance()], NOW), []);
+  const warned = anInstance({ stateReason: "rebalance-recommended" });
+  assert.deepEqual(w.update([warned], NOW).map((e) => e.kind), ["rebalance"]);
+  assert.deepEqual(w.update([warned], NOW), []);
+});
