@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { getInstance, insertInstance, updateInstance } from "../../backend/store/instances";
+import { getInstance, insertInstance } from "../../backend/store/instances";
+import { writeStateGuarded } from "../../backend/store/instances/writes";
 import { createTestStore, skipFor, STORE_KINDS, type TestStore } from "../support/stores";
 
 for (const kind of STORE_KINDS) {
@@ -23,10 +24,11 @@ for (const kind of STORE_KINDS) {
         instanceType: null, market: null, hourlyPrice: null, availabilityZone: null, privateDns: null, details: {}, handedOverTo: "ann", launchAttempts: 1, nextAttemptAt: now,
         launchedAt: now, runningAt: now, assignedAt: now, idleDeadline: now + 60_000, endedAt: null, updatedAt: now,
       });
-      const release = { state: "releasing" as const, ownerId: null, idleDeadline: null, updatedAt: now };
-      assert.equal(await updateInstance(db, "rsp-00000000000ee001", release, { states: ["running"], idleDeadlineAtMost: now }), false, "a heartbeat moved the deadline: not reaped");
+      // The write the transition owner does for the reaper (backend/pool/transitions.ts).
+      const release = { ownerId: null, idleDeadline: null, updatedAt: now };
+      assert.equal(await writeStateGuarded(db, "rsp-00000000000ee001", ["running"], "releasing", release, undefined, now), false, "a heartbeat moved the deadline: not reaped");
       assert.equal((await getInstance(db, "rsp-00000000000ee001"))!.state, "running");
-      assert.equal(await updateInstance(db, "rsp-00000000000ee001", release, { states: ["running"], ownerId: "ann", idleDeadlineAtMost: now + 60_000 }), true, "due: reaped");
+      assert.equal(await writeStateGuarded(db, "rsp-00000000000ee001", ["running"], "releasing", release, "ann", now + 60_000), true, "due: reaped");
       assert.equal((await getInstance(db, "rsp-00000000000ee001"))!.state, "releasing");
     });
   });

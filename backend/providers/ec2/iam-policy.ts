@@ -100,6 +100,7 @@ export const API_CALLS: ApiCall[] = [
   { action: "ssm:GetCommandInvocation", command: "GetCommandInvocationCommand", why: "Run Command results", resources: "*", conditionKeys: ["-"] },
   { action: "ssm:DescribeSessions", command: "DescribeSessionsCommand", why: "finding the sessions to end on release and reap", resources: "*", conditionKeys: ["-"] },
   { action: "ssm:StartSession", command: "StartSessionCommand", why: "port forwarding for the owner", resources: "instance/*, document/AWS-StartPortForwardingSession", conditionKeys: ["ssm:resourceTag/Pool", "ssm:SessionDocumentAccessCheck"] },
+  { action: "ssm:ResumeSession", command: "ResumeSessionCommand", why: "a new token for the owner's session the service closed (the extension's native client)", resources: "session/*", conditionKeys: [] },
   { action: "ssm:TerminateSession", command: "TerminateSessionCommand", why: "ending the owner's sessions on release and reap", resources: "session/*", conditionKeys: [] },
   { action: "iam:PassRole", command: null, why: "RunInstances with the instance profile", resources: "the instance role only", conditionKeys: ["iam:PassedToService"] },
   { action: "sqs:ReceiveMessage", command: "ReceiveMessageCommand", why: "spot warnings, rebalance recommendations, state changes from EventBridge", resources: "the events queue only", conditionKeys: [] },

@@ -59,7 +59,9 @@ test("every call of the provider's flows is allowed by the generated policy, and
   await untilReady(provider, warm.providerId);
   const ref = { id: "rsp-000000000000iam2", providerId: warm.providerId, purpose: "warm", ownerId: "bob", availabilityZone: warm.availabilityZone, instanceType: warm.instanceType, market: warm.market, details: {} };
   await provider.assign(ref, "bob", onDemand);
-  await provider.connect(ref, onDemand, { userId: "bob", localPort: 18787 });
+  const conn = await provider.connect(ref, onDemand, { userId: "bob", localPort: 18787 });
+  // The native client's resume of that session (through the backend's owner-only route).
+  if (conn.kind === "ssm") await provider.resumeSession(ref, conn.sessionId);
   await provider.isBusy(ref, onDemand);
   await provider.release(ref, onDemand);
   await provider.list("test-pool");

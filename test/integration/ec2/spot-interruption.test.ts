@@ -56,7 +56,8 @@ test("a spot warning: replacement claimed and running with the same home, which 
   for (let i = 0; i < 60 && (await getInstance(pool.db, claim.instance.id))!.state !== "running"; i++) await step();
   const old = (await getInstance(pool.db, claim.instance.id))!;
   assert.equal(old.state, "running");
-  const homeId = old.details.homeVolumeId as string;
+  // The home is made once the instance runs, in its zone, and named by the instance's HomeVolume tag.
+  const homeId = fake.world.instances.get(old.providerId!)!.tags.HomeVolume!;
   assert.equal(fake.world.volumes.get(homeId)!.attachment?.instanceId, old.providerId);
 
   // EC2 warns; in two minutes it takes the instance back, whatever we do.
