@@ -1,8 +1,10 @@
 /**
  * A small stand-in in front of moto for the two SSM calls moto lacks (it answers HTTP 500):
  * DescribeInstanceInformation says the agent is Online on every running EC2 instance moto has,
- * StartSession returns a session of the real response shape. Every other request goes to moto
- * unchanged, so SendCommand, GetCommandInvocation and all of EC2 are moto's own.
+ * StartSession returns a session of the real response shape. Run Command and the session calls
+ * get the instance side the EC2 tests' stand-in models (test/support/aws/moto.ts: readiness,
+ * the home mount, the busy check). Every other request goes to moto unchanged, so all of EC2 is
+ * moto's own.
  *
  * One repair besides: moto reads and writes SQS's JSON protocol with the python botocore it runs
  * on, and Debian's (1.29) predates SQS JSON: CreateQueue drops its Attributes and tags,
@@ -12,6 +14,10 @@
  */
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
+import { SsmStandIn } from "../../../support/aws/moto";
+
+/** What the instance side answers through Run Command (readiness, home mount, busy check) and sessions: the EC2 tests' stand-in. */
+const INSTANCE_SIDE = new Set(["SendCommand", "GetCommandInvocation", "DescribeSessions", "TerminateSession"]);
 
 export interface MotoStandIn {
   url: string;
@@ -78,6 +84,7 @@ export async function startMotoStandIn(motoUrl: string, region: string): Promise
   const calls: string[] = [];
   let sessions = 0;
   const target = new URL(motoUrl);
+  const instanceSide = new SsmStandIn(ec2);
 
   async function runningIds(ids: string[]): Promise<string[]> {
     if (ids.length === 0) return [];
@@ -107,6 +114,14 @@ export async function startMotoStandIn(motoUrl: string, region: string): Promise
         const input = JSON.parse(body.toString() || "{}") as { Target?: string };
         const sessionId = `standin-${++sessions}-${input.Target ?? "x"}`;
         return answer(200, { SessionId: sessionId, StreamUrl: `wss://ssmmessages.${region}.amazonaws.com/v1/data-channel/${sessionId}?role=publish_subscribe`, TokenValue: `token-${sessionId}` });
+      }
+      if (op.startsWith("AmazonSSM.") && INSTANCE_SIDE.has(op.slice(10))) {
+        calls.push(op.slice(10));
+        try {
+          return answer(200, await instanceSide.answer(op.slice(10), JSON.parse(body.toString() || "{}")));
+        } catch (err) {
+          return answer(400, { __type: (err as { code?: string }).code ?? "ValidationException", message: (err as Error).message });
+        }
       }
       if (op.startsWith("AmazonSQS.") && SQS_VIA_QUERY.has(op.slice(10))) {
         calls.push(op);
