@@ -5,6 +5,7 @@
  * queue, so it never runs inside a tick; it runs only on the replica holding the lifecycle
  * lease, so several replicas do not all read the instances' notices.
  */
+import { sleepUnlessAborted } from "../sleep";
 import { listInStates } from "../store/instances";
 import type { PoolContext } from "./context";
 import { applyObservation } from "./interruptions";
@@ -56,25 +57,11 @@ export class ObservationLoop {
         const started = Date.now();
         if (this.deps.holdsLease()) await this.round(signal);
         // A provider whose round does not wait (or that had nothing to wait on) must not spin.
-        if (Date.now() - started < 100) await sleep(this.idleMs, signal);
+        if (Date.now() - started < 100) await sleepUnlessAborted(this.idleMs, signal);
       } catch (err) {
         this.ctx.log.error({ event: "observe-failed", err: (err as Error).message }, "observing the provider's instances failed; retrying");
-        await sleep(5000, signal);
+        await sleepUnlessAborted(5000, signal);
       }
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(finish, ms);
-    t.unref?.();
-    function finish() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", finish);
-      resolve();
-    }
-    signal.addEventListener("abort", finish, { once: true });
-  });
 }

@@ -4,6 +4,7 @@
  * watchers' notice files read through SSM every few seconds. One round per call; the pool runs
  * the rounds in a loop of its own, so a long poll never holds up the lifecycle tick.
  */
+import { sleepUnlessAborted } from "../../sleep";
 import type { InstanceObservation, InstanceRef } from "../types";
 import type { SqsInstanceEvents } from "./instance-events";
 import type { NoticeReader } from "./notice-reader";
@@ -13,19 +14,6 @@ export interface Ec2ObserverOptions {
   notices: Pick<NoticeReader, "read">;
   /** Pause between two rounds of notice reading (no queue). */
   noticeEveryMs?: number;
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 export class Ec2Observer {
@@ -44,6 +32,6 @@ export class Ec2Observer {
     // Only spot instances get interruption warnings and rebalance recommendations.
     const spot = refs.filter((r) => r.providerId && r.market === "spot").map((r) => r.providerId!);
     if (spot.length) for (const o of await this.options.notices.read(spot)) await handle(o);
-    await pause(this.options.noticeEveryMs ?? 10_000, signal);
+    await sleepUnlessAborted(this.options.noticeEveryMs ?? 10_000, signal);
   }
 }

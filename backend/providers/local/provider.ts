@@ -18,6 +18,7 @@ import { APPS, type AppName } from "../../config/apps";
 import type { LocalRuntime, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";
+import { sleepUnlessAborted } from "../../sleep";
 import { parseNotice } from "../notices";
 import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
 import { instanceEnv } from "./child-env";
@@ -462,10 +463,7 @@ export class LocalProvider implements Provider {
       const o = parseNotice(ref.providerId, text);
       if (o) await handle(o);
     }
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 1000);
-      signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-    });
+    await sleepUnlessAborted(1000, signal);
   }
 
   async close(): Promise<void> {}
