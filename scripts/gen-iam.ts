@@ -7,8 +7,8 @@
  *   npm run gen:iam -- --check exit 1 if they are stale
  * test/integration/deploy/iam-policy-sync.test.ts checks they are current and render right.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { writeGenerated } from "./generated-files";
 import { backendPolicyDocument, instancePolicyDocument } from "../backend/providers/ec2/iam-policy";
 
 export const POLICY_DIR = path.resolve(__dirname, "..", "deploy", "terraform", "policies");
@@ -47,25 +47,8 @@ export function policyTemplates(): Record<string, string> {
 }
 
 function main(argv: string[]): void {
-  const check = argv.includes("--check");
-  let stale = 0;
-  for (const [name, text] of Object.entries(policyTemplates())) {
-    const file = path.join(POLICY_DIR, name);
-    let current = "";
-    try {
-      current = readFileSync(file, "utf8");
-    } catch {
-      // absent: written below, or stale under --check
-    }
-    if (current === text) continue;
-    stale++;
-    if (check) process.stderr.write(`${path.relative(process.cwd(), file)} is stale: run npm run gen:iam\n`);
-    else {
-      writeFileSync(file, text);
-      process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
-    }
-  }
-  if (check && stale) process.exit(1);
+  const files = Object.entries(policyTemplates()).map(([name, text]) => [path.join(POLICY_DIR, name), text]);
+  writeGenerated(Object.fromEntries(files), argv, "gen:iam");
 }
 
 if (require.main === module) main(process.argv.slice(2));

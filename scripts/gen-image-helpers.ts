@@ -7,8 +7,9 @@
  *   npm run gen:image-helpers            rewrite them
  *   npm run gen:image-helpers -- --check exit 1 if they are stale
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { writeGenerated } from "./generated-files";
 import { BUSY_SCRIPT } from "../backend/providers/ec2/busy-check";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -37,25 +38,8 @@ export function imageHelpers(): Record<string, string> {
 }
 
 function main(argv: string[]): void {
-  const check = argv.includes("--check");
-  let stale = 0;
-  for (const [name, text] of Object.entries(imageHelpers())) {
-    const file = path.join(HELPERS_DIR, name);
-    let current = "";
-    try {
-      current = readFileSync(file, "utf8");
-    } catch {
-      // absent
-    }
-    if (current === text) continue;
-    stale++;
-    if (check) process.stderr.write(`${path.relative(process.cwd(), file)} is stale: run npm run gen:image-helpers\n`);
-    else {
-      writeFileSync(file, text, { mode: 0o755 });
-      process.stderr.write(`wrote ${path.relative(process.cwd(), file)}\n`);
-    }
-  }
-  if (check && stale) process.exit(1);
+  const files = Object.entries(imageHelpers()).map(([name, text]) => [path.join(HELPERS_DIR, name), text]);
+  writeGenerated(Object.fromEntries(files), argv, "gen:image-helpers", 0o755);
 }
 
 if (require.main === module) main(process.argv.slice(2));
