@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   INSTANCE_NOT_FOUND: 404,
   SSM_SESSION_NOT_FOUND: 404,
+  JOB_NOT_FOUND: 404,
   USER_NOT_FOUND: 404,
   USER_EXISTS: 409,
   INSTANCE_NOT_RUNNING: 409,
@@ -22,6 +23,12 @@ export const ERROR_STATUS = {
   PURPOSE_REMOVED: 410,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  /** A job's script (or its files) is over the purpose's limit. */
+  SCRIPT_TOO_LARGE: 413,
+  /** The user (or the purpose) has as many jobs queued and running as it may. */
+  JOB_LIMIT: 429,
+  /** The job has ended: it cannot be cancelled or changed any more. */
+  JOB_ENDED: 409,
   UNSUPPORTED_MEDIA_TYPE: 415,
   REQUEST_TIMEOUT: 408,
   HEADERS_TOO_LARGE: 431,

@@ -8,3 +8,4 @@ export * from "./states";
 export * from "./errors";
 export * from "./sessions";
 export * from "./apps";
+export * from "./jobs";

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { APP_NAMES, APPS } from "./apps";
+import { jobsPurposeSchema } from "./jobs";
 
 const name = z
   .string()
@@ -106,6 +107,8 @@ export const purposeSchema = z
      * risk) does: nothing, tell the user, or move the user to a new instance while they are idle.
      */
     rebalance: z.enum(["ignore", "warn", "move-when-idle"]).default("warn"),
+    /** Batch jobs (issue #18): the runner and the queue's limits. */
+    jobs: jobsPurposeSchema.default(() => jobsPurposeSchema.parse({})),
     ec2: ec2PurposeSchema.optional(),
   })
   .strict()

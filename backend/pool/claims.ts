@@ -39,6 +39,7 @@ export function newLaunchRow(ctx: PoolContext, purpose: PurposeConfig, now: numb
     privateDns: null,
     details: {},
     handedOverTo: null,
+    jobId: null,
     launchAttempts: 0,
     nextAttemptAt: now,
     launchedAt: now,

@@ -10,6 +10,7 @@ import { spotPrices } from "./migrations/20261124_0002_spot_prices";
 import { handOverAndLiveIndex } from "./migrations/20261125_0003_hand_over_and_live_index";
 import { purposePrices } from "./migrations/20261201_0004_purpose_prices";
 import { warmCalibration } from "./migrations/20261201_0005_warm_calibration";
+import { instanceJob } from "./migrations/20261202_0006_instance_job";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
@@ -18,6 +19,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     "20261125_0003_hand_over_and_live_index": handOverAndLiveIndex(),
     "20261201_0004_purpose_prices": purposePrices(),
     "20261201_0005_warm_calibration": warmCalibration(),
+    "20261202_0006_instance_job": instanceJob(),
   };
 }
 

@@ -46,6 +46,8 @@ export interface InstancesTable {
   details: string;
   /** Whom the provider has set the instance up for (owner tag, home volume); differs from owner_id while a hand-over is pending. */
   handed_over_to: string | null;
+  /** The batch job that holds the instance (its owner is the job's user); null for interactive instances and spares. */
+  job_id: string | null;
   launch_attempts: number;
   next_attempt_at: number;
   launched_at: number;

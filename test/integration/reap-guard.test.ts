@@ -21,7 +21,7 @@ for (const kind of STORE_KINDS) {
       const now = 1_800_000_000_000;
       await insertInstance(db, {
         id: "rsp-00000000000ee001", purpose: "rstudio", provider: "local", providerId: "p-1", state: "running", stateReason: null, ownerId: "ann", lastOwnerId: "ann",
-        instanceType: null, market: null, hourlyPrice: null, availabilityZone: null, privateDns: null, details: {}, handedOverTo: "ann", launchAttempts: 1, nextAttemptAt: now,
+        instanceType: null, market: null, hourlyPrice: null, availabilityZone: null, privateDns: null, details: {}, handedOverTo: "ann", jobId: null, launchAttempts: 1, nextAttemptAt: now,
         launchedAt: now, runningAt: now, assignedAt: now, idleDeadline: now + 60_000, endedAt: null, updatedAt: now,
       });
       // The write the transition owner does for the reaper (backend/pool/transitions.ts).

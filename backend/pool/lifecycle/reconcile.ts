@@ -159,6 +159,7 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
         privateDns: p.privateDnsName,
         details: {},
         handedOverTo: null,
+        jobId: null,
         launchAttempts: 1,
         nextAttemptAt: now,
         launchedAt: p.launchedAt ?? now,

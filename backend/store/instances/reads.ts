@@ -25,8 +25,15 @@ export async function findLiveByProviderId(db: Db, providerId: string): Promise<
   return r ? fromRow(r) : null;
 }
 
+// A batch job's instance is not the user's interactive one (issue #18): a claim never returns it.
 const servingByOwner = prepare((db: Db, ownerId: string, purpose: string) =>
-  db.selectFrom("instances").selectAll().where("owner_id", "=", ownerId).where("purpose", "=", purpose).where("state", "in", SERVING_STATES),
+  db
+    .selectFrom("instances")
+    .selectAll()
+    .where("owner_id", "=", ownerId)
+    .where("purpose", "=", purpose)
+    .where("state", "in", SERVING_STATES)
+    .where("job_id", "is", null),
 );
 
 export async function findServingByOwner(db: Db, ownerId: string, purpose: string): Promise<Instance | null> {

@@ -23,6 +23,8 @@ export interface Instance {
   privateDns: string | null;
   details: Record<string, unknown>;
   handedOverTo: string | null;
+  /** The batch job holding it: never returned to its owner's interactive claims. */
+  jobId: string | null;
   launchAttempts: number;
   nextAttemptAt: number;
   launchedAt: number;
@@ -53,6 +55,7 @@ export const INSTANCE_COLUMNS = [
   ["privateDns", "private_dns", "text"],
   ["details", "details", "json"],
   ["handedOverTo", "handed_over_to", "text"],
+  ["jobId", "job_id", "text"],
   ["launchAttempts", "launch_attempts", "number"],
   ["nextAttemptAt", "next_attempt_at", "number"],
   ["launchedAt", "launched_at", "number"],

@@ -79,7 +79,7 @@ async function generate(store: Store, seed: number): Promise<Generated> {
     const row: Instance = {
       id, purpose: t.purpose, provider: "ec2", providerId: reached ? `i-${i}` : null, state: live ? "running" : reached ? "terminated" : "failed", stateReason: null,
       ownerId: holds ? owner : null, lastOwnerId: owner, instanceType: t.type, market: t.market, hourlyPrice: t.launchPrice, availabilityZone: t.zone, privateDns: null,
-      details: {}, handedOverTo: null, launchAttempts: 1, nextAttemptAt: requested, launchedAt: requested, runningAt: billStart, assignedAt, idleDeadline: null, endedAt: t.endedAt, updatedAt: requested,
+      details: {}, handedOverTo: null, jobId: null, launchAttempts: 1, nextAttemptAt: requested, launchedAt: requested, runningAt: billStart, assignedAt, idleDeadline: null, endedAt: t.endedAt, updatedAt: requested,
     };
     await insertInstance(store.db, row);
     const ev = (at: number, kind: Parameters<typeof recordEvent>[1]["kind"], userId: string | null = null) =>
