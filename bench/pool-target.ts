@@ -42,6 +42,12 @@ export interface PoolTargetOptions {
   instanceServer: string;
   /** Write a V8 CPU profile of the server here (node --cpu-prof). */
   cpuProfileDir?: string | null;
+  /**
+   * Another built checkout to run instead of this one (`--baseline DIR`): its own
+   * dist/backend/cli.js serves, and its own `migrate` makes the schema (an older build refuses
+   * a database migrated past what it knows).
+   */
+  root?: string;
 }
 
 /** Where the time of a refill went, in seconds after the first release. */
@@ -126,18 +132,38 @@ export class PoolTarget implements Target {
       this.databaseUrl = base.replace(/\/[^/]*$/, `/${name}`);
       this.dropDatabase = () => adminQuery(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
+    const config = path.join(this.dir, "pool.yaml");
+    const port = await freePort();
+    const env = this.serverEnv(dataDir, config, port);
+    const root = this.o.root ?? ROOT;
+    if (root !== ROOT) execFileSync(process.execPath, [path.join(root, "dist", "backend", "cli.js"), "migrate"], { cwd: this.dir, env, stdio: "pipe" });
     this.store = openStore({ databaseUrl: this.databaseUrl, dataDir, poolSize: 2 });
-    await migrateToLatest(this.store);
+    if (root === ROOT) await migrateToLatest(this.store);
     await this.seedUsers(this.store);
 
-    const config = path.join(this.dir, "pool.yaml");
+    const out = openSync(this.logFile, "a");
+    // Profiled, it runs from the sources (tsx), so the profile's frames name our files.
+    const entry = this.o.cpuProfileDir
+      ? ["--cpu-prof", `--cpu-prof-dir=${this.o.cpuProfileDir}`, "--import", "tsx", path.join(ROOT, "backend", "cli.ts")]
+      : [path.join(root, "dist", "backend", "cli.js")];
+    const cmd = pinned(this.o.cpus, process.execPath, [...entry, "serve"]);
+    this.server = spawn(cmd.file, cmd.args, { cwd: this.o.cpuProfileDir ? ROOT : this.dir, env, stdio: ["ignore", out, out] });
+    closeSync(out);
+    this.base = `http://127.0.0.1:${port}`;
+    const t0 = Date.now();
+    await this.waitHealthy();
+    await this.waitFull(t0 + 600_000);
+    return { fillSeconds: round((Date.now() - t0) / 1000, 1) };
+  }
+
+  /** The server's environment: ours without any POOL_ variable, then the bench's own settings (and the pool file written). */
+  private serverEnv(dataDir: string, config: string, port: number): Record<string, string> {
     const n = this.users;
     // max = minFree: claims never compete with new launches; refills wait for terminations.
     writeFileSync(config, `pool:\n  name: bench\n  maxInstances: ${n}\npurposes:\n  - name: ${PURPOSE}\n    minFree: ${n}\n    max: ${n}\n    idleTimeoutSeconds: 3600\n`);
-    const port = await freePort();
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("POOL_")) env[k] = v;
-    Object.assign(env, {
+    return Object.assign(env, {
       POOL_DATA_DIR: dataDir,
       POOL_CONFIG: config,
       POOL_PROVIDER: "local",
@@ -148,19 +174,6 @@ export class PoolTarget implements Target {
       LOG_LEVEL: "info",
       ...(this.databaseUrl ? { POOL_DATABASE_URL: this.databaseUrl } : {}),
     });
-    const out = openSync(this.logFile, "a");
-    // Profiled, it runs from the sources (tsx), so the profile's frames name our files.
-    const entry = this.o.cpuProfileDir
-      ? ["--cpu-prof", `--cpu-prof-dir=${this.o.cpuProfileDir}`, "--import", "tsx", path.join(ROOT, "backend", "cli.ts")]
-      : [path.join(ROOT, "dist", "backend", "cli.js")];
-    const cmd = pinned(this.o.cpus, process.execPath, [...entry, "serve"]);
-    this.server = spawn(cmd.file, cmd.args, { cwd: this.o.cpuProfileDir ? ROOT : this.dir, env, stdio: ["ignore", out, out] });
-    closeSync(out);
-    this.base = `http://127.0.0.1:${port}`;
-    const t0 = Date.now();
-    await this.waitHealthy();
-    await this.waitFull(t0 + 600_000);
-    return { fillSeconds: round((Date.now() - t0) / 1000, 1) };
   }
 
   private async seedUsers(store: Store): Promise<void> {

@@ -14,6 +14,8 @@ export interface TargetResult {
   rounds: Figures[];
   summary: Partial<Record<keyof Figures, Spread>>;
   version?: string;
+  /** Set when this row is another checkout's build (`--baseline DIR`): the directory's name. */
+  baseline?: string;
   windowsUs?: unknown[];
 }
 
@@ -48,12 +50,12 @@ export function printReport(res: Result): void {
     const s = r.summary;
     const hub = r.target === "jupyterhub";
     out(
-      `| ${hub ? `JupyterHub ${r.version ?? ""}`.trim() : "rstudio-pool"} | ${r.store} | ${fmt(s.claimsPerSecondC4)} | ${num(med(r, "claimP50MsC4"))} / ${fmt(s.claimP99MsC4)} | ${fmt(s.claimsPerSecondC16)} | ${fmt(s.claimP99MsC16)} | ${fmt(s.cpuMsPerClaim)} | ${fmt(s.heartbeatsPerSecondWarm)} | ${hub ? "(no cache)" : fmt(s.heartbeatsPerSecondCold)} | ${num(med(r, "heartbeatP99MsWarm"))} / ${hub ? "–" : num(med(r, "heartbeatP99MsCold"))} | ${fmt(s.cpuMsPerHeartbeatCold)} | ${r.memory.rssMb} |`,
+      `| ${hub ? `JupyterHub ${r.version ?? ""}`.trim() : r.baseline ? `rstudio-pool (baseline ${r.baseline})` : "rstudio-pool"} | ${r.store} | ${fmt(s.claimsPerSecondC4)} | ${num(med(r, "claimP50MsC4"))} / ${fmt(s.claimP99MsC4)} | ${fmt(s.claimsPerSecondC16)} | ${fmt(s.claimP99MsC16)} | ${fmt(s.cpuMsPerClaim)} | ${fmt(s.heartbeatsPerSecondWarm)} | ${hub ? "(no cache)" : fmt(s.heartbeatsPerSecondCold)} | ${num(med(r, "heartbeatP99MsWarm"))} / ${hub ? "–" : num(med(r, "heartbeatP99MsCold"))} | ${fmt(s.cpuMsPerHeartbeatCold)} | ${r.memory.rssMb} |`,
     );
   }
 
   const stores = [...new Set(res.results.map((r) => r.store))];
-  const pairs = stores.map((st) => ({ st, pool: res.results.find((r) => r.store === st && r.target === "rstudio-pool"), hub: res.results.find((r) => r.store === st && r.target === "jupyterhub") })).filter((p) => p.pool && p.hub);
+  const pairs = stores.map((st) => ({ st, pool: res.results.find((r) => r.store === st && r.target === "rstudio-pool" && !r.baseline), hub: res.results.find((r) => r.store === st && r.target === "jupyterhub") })).filter((p) => p.pool && p.hub);
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : "–");
   if (pairs.length) {
     out("\nrstudio-pool ÷ JupyterHub (medians):\n");
@@ -64,7 +66,7 @@ export function printReport(res: Result): void {
     }
   }
 
-  const pools = res.results.filter((r) => r.target === "rstudio-pool");
+  const pools = res.results.filter((r) => r.target === "rstudio-pool" && !r.baseline);
   if (pools.length) {
     out(`\nRefill after releasing all ${res.options.users} (seconds after the first release; medians):\n`);
     out("| store | refill s | releases sent by | last termination | first launch asked | last launched | last running | launch ms (mean) | ready ms (mean) |");

@@ -17,6 +17,8 @@
  *                     TypeScript sources through tsx, so the profile names our files); cut a phase
  *                     out of it with bench/profile-summary.ts
  *   --out FILE        where the JSON result goes (bench/results/latest.json)
+ *   --baseline DIR    also bench another built checkout (say an older commit's, after its
+ *                     `npm run build`) on each store, just before this one, under the same load
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -44,6 +46,7 @@ const USERS = Number(option("users", "1000"));
 const SECONDS = Number(option("seconds", "5"));
 const COLD_TOKENS = Number(option("cold-tokens", "20000"));
 const OUT = path.resolve(option("out", path.join(__dirname, "results", "latest.json")));
+const BASELINE = flag("baseline") ? path.resolve(option("baseline", "")) : null;
 const CPU_PROF = flag("cpu-prof") ? path.resolve(option("cpu-prof", "bench/results/profiles")) : null;
 
 /** Targets running now: an interrupted run still stops them (our instances outlive the server by design). */
@@ -59,8 +62,8 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-async function benchPool(kind: StoreKind, pin: Pinning | null, load: LoadGenerator, instanceServer: string): Promise<TargetResult> {
-  const t = new PoolTarget({ store: kind, users: USERS, coldTokens: COLD_TOKENS, cpus: pin?.server ?? null, instanceServer, cpuProfileDir: CPU_PROF });
+async function benchPool(kind: StoreKind, pin: Pinning | null, load: LoadGenerator, instanceServer: string, root?: string): Promise<TargetResult> {
+  const t = new PoolTarget({ store: kind, users: USERS, coldTokens: COLD_TOKENS, cpus: pin?.server ?? null, instanceServer, cpuProfileDir: root ? null : CPU_PROF, root });
   active.add(t);
   try {
     log(`[pool/${kind}] starting the server and filling ${USERS} spares...`);
@@ -76,7 +79,7 @@ async function benchPool(kind: StoreKind, pin: Pinning | null, load: LoadGenerat
       windows.push(windowsUs);
       log(`[pool/${kind}] round ${r + 1}/${ROUNDS}: ${figures.claimsPerSecondC4}/${figures.claimsPerSecondC16} claims/s, ${figures.cpuMsPerClaim} ms CPU/claim, ${figures.heartbeatsPerSecondWarm}/${figures.heartbeatsPerSecondCold} heartbeats/s warm/cold, refill ${refill.refillSeconds} s`);
     }
-    return { target: "rstudio-pool", store: kind, fillSeconds, memory, logBytes: t.logBytes(), rounds, summary: summarise(rounds), windowsUs: windows };
+    return { target: "rstudio-pool", ...(root ? { baseline: path.basename(root) } : {}), store: kind, fillSeconds, memory, logBytes: t.logBytes(), rounds, summary: summarise(rounds), windowsUs: windows };
   } finally {
     active.delete(t);
     await t.stop();
@@ -124,6 +127,7 @@ async function main(): Promise<void> {
   const results: TargetResult[] = [];
   try {
     for (const kind of stores) {
+      if (BASELINE) results.push(await benchPool(kind, pin, load, instanceServer, BASELINE));
       results.push(await benchPool(kind, pin, load, instanceServer));
       if (vsHub && !hubProblems.get(kind)) results.push(await benchJupyterHub(kind, pin, load, instanceServer));
     }
