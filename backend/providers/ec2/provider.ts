@@ -306,7 +306,7 @@ export class Ec2Provider implements Provider {
     if (!ref.providerId) return;
     this.readiness.forget(ref.providerId);
     // Nobody keeps a tunnel into an instance the pool takes back (release and reap both come here).
-    await this.ssmOps.terminateSessions(ref.providerId).then(
+    await this.ssmSessions.terminateAllOn(ref.providerId).then(
       (n) => n && this.log.info({ event: "sessions-ended", providerId: ref.providerId, sessions: n }, "ended the instance's SSM sessions"),
       (err: unknown) => this.log.warn({ event: "sessions-end-failed", providerId: ref.providerId, err: (err as Error).message }, "could not end the instance's SSM sessions; termination ends them"),
     );

@@ -50,4 +50,24 @@ export class SsmSessions {
     await aws({ action: "ssm:TerminateSession", target: instanceId }, () => this.ssm.send(new TerminateSessionCommand({ SessionId: sessionId })));
     return true;
   }
+
+  /**
+   * Ends every active session on the instance (release and reap: nobody keeps a tunnel into
+   * an instance the pool took back). Returns how many were ended; an already ended one is fine.
+   */
+  async terminateAllOn(instanceId: string): Promise<number> {
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await aws({ action: "ssm:DescribeSessions", target: instanceId }, () =>
+        this.ssm.send(new DescribeSessionsCommand({ State: "Active", Filters: [{ key: "Target", value: instanceId }], MaxResults: 200, NextToken: token })),
+      );
+      for (const s of page.Sessions ?? []) if (s.SessionId) ids.push(s.SessionId);
+      token = page.NextToken;
+    } while (token);
+    for (const id of ids) {
+      await aws({ action: "ssm:TerminateSession", target: id }, () => this.ssm.send(new TerminateSessionCommand({ SessionId: id })));
+    }
+    return ids.length;
+  }
 }

@@ -5,11 +5,9 @@
  */
 import {
   DescribeInstanceInformationCommand,
-  DescribeSessionsCommand,
   GetCommandInvocationCommand,
   SendCommandCommand,
   StartSessionCommand,
-  TerminateSessionCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
 import type { Logger } from "pino";
@@ -148,25 +146,5 @@ export class SsmOps {
       // Not retried here: StartSession is not idempotent, a blind retry could open a second session.
       throw new PoolError(e.code, `${e.message} The session was tried once (not retried automatically); connect again.`, e.details);
     }
-  }
-
-  /**
-   * Ends every active session on the instance (release and reap: nobody keeps a tunnel into
-   * an instance the pool took back). Returns how many were ended; an already ended one is fine.
-   */
-  async terminateSessions(instanceId: string): Promise<number> {
-    const ids: string[] = [];
-    let token: string | undefined;
-    do {
-      const page = await aws({ action: "ssm:DescribeSessions", target: instanceId }, () =>
-        this.ssm.send(new DescribeSessionsCommand({ State: "Active", Filters: [{ key: "Target", value: instanceId }], MaxResults: 200, NextToken: token })),
-      );
-      for (const s of page.Sessions ?? []) if (s.SessionId) ids.push(s.SessionId);
-      token = page.NextToken;
-    } while (token);
-    for (const id of ids) {
-      await aws({ action: "ssm:TerminateSession", target: id }, () => this.ssm.send(new TerminateSessionCommand({ SessionId: id })));
-    }
-    return ids.length;
   }
 }
