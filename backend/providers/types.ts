@@ -96,6 +96,12 @@ export interface ConnectRequest {
 }
 
 /** Thrown (as PoolError codes) by providers: PROVIDER_THROTTLED and PROVIDER_UNAVAILABLE are retried. */
+/** When the provider saw an instance end. */
+export interface TerminatedAt {
+  providerId: string;
+  endedAt: number;
+}
+
 export interface Provider {
   readonly kind: "local" | "ec2" | string;
 
@@ -115,8 +121,12 @@ export interface Provider {
   /** The given instances only (cheap; used while they boot). Missing ids are simply absent. */
   describe(providerIds: string[]): Promise<ProviderInstance[]>;
 
-  /** Terminates; terminating an already gone instance is not an error. */
-  terminate(refs: InstanceRef[]): Promise<void>;
+  /**
+   * Terminates; terminating an already gone instance is not an error. May say when each really
+   * ended (a process's exit, a tombstone left before a crash): the pool bills to then, not to
+   * when it heard, which after a restart can be seconds later.
+   */
+  terminate(refs: InstanceRef[]): Promise<TerminatedAt[] | void>;
 
   /** Hands a running instance to a user (tags, home volume). */
   assign(ref: InstanceRef, userId: string, purpose: PurposeConfig): Promise<void>;

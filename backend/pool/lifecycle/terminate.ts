@@ -41,21 +41,25 @@ export async function terminateReleasing(ctx: PoolContext, isLaunchInFlight: (id
 async function terminateOne(ctx: PoolContext, inst: Instance): Promise<boolean> {
   const purpose = configuredPurpose(ctx, inst.purpose);
   const ref = toRef(inst);
+  let seenEnd: number | undefined;
   try {
     if (inst.providerId) {
       if (purpose) await ctx.provider.release(ref, purpose);
-      await ctx.provider.terminate([ref]);
+      const ended = await ctx.provider.terminate([ref]);
+      seenEnd = ended?.find((e) => e.providerId === inst.providerId)?.endedAt;
     }
   } catch (err) {
     ctx.log.warn({ event: "terminate-retry", instanceId: inst.id, err: (err as Error).message }, "terminate failed; will retry");
     return false;
   }
   const now = ctx.clock.now();
+  // Billed to when the provider saw it end (never later than now, never before it launched).
+  const endedAt = seenEnd === undefined ? now : Math.max(inst.launchedAt, Math.min(now, seenEnd));
   return transition(ctx, inst.id, {
     from: "releasing",
     to: "terminated",
-    patch: { endedAt: now, updatedAt: now },
-    event: { userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" },
+    patch: { endedAt, updatedAt: now },
+    event: { at: endedAt, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" },
   });
 }
 

@@ -20,7 +20,7 @@ import { PoolError } from "../../errors";
 import { freePort } from "../../net/free-port";
 import { sleepUnlessAborted } from "../../sleep";
 import { parseNotice } from "../notices";
-import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
+import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance, TerminatedAt } from "../types";
 import { instanceEnv } from "./child-env";
 import { findJupyter, isJupyterBusy, readJupyterActivity, type JupyterInstall } from "./jupyter";
 import { findInstanceProcess, isOurProcess, taggedProcesses, type TaggedProcess } from "./processes";
@@ -371,13 +371,15 @@ export class LocalProvider implements Provider {
     return this.readState(ref.id) ?? this.allStates().find((s) => s.providerId === ref.providerId) ?? null;
   }
 
-  async terminate(refs: InstanceRef[]): Promise<void> {
-    await Promise.all(refs.map((ref) => this.terminateOne(ref)));
+  async terminate(refs: InstanceRef[]): Promise<TerminatedAt[]> {
+    const ended = await Promise.all(refs.map(async (ref) => ({ providerId: ref.providerId ?? "", endedAt: await this.terminateOne(ref) })));
+    return ended.filter((e): e is TerminatedAt => e.endedAt !== null && e.providerId !== "");
   }
 
-  private async terminateOne(ref: InstanceRef): Promise<void> {
+  /** When the instance ended, if known: now for one it stopped, the mark or tombstone a crashed run left. */
+  private async terminateOne(ref: InstanceRef): Promise<number | null> {
     const s = this.stateForRef(ref) ?? this.strayState(ref);
-    if (!s) return;
+    if (!s) return this.tombstoneOf(ref.id)?.endedAt ?? null;
     if (s.runtime === "docker") {
       await new Promise<void>((resolve) => {
         const p = spawn("docker", ["rm", "-f", containerName(s.instanceId)], { stdio: "ignore" });
@@ -386,10 +388,11 @@ export class LocalProvider implements Provider {
       });
     }
     const pid = this.pidOf(s);
-    let endedAt = s.stoppingAt ?? Date.now();
+    // Already gone: it ended when a run before a crash stopped it (its mark), or at an unknown time.
+    let endedAt: number | null = s.stoppingAt ?? null;
     if (pid !== null && isOurProcess(pid, s.instanceId)) {
       // Written first, so a crash before the tombstone still tells when it ended.
-      if (s.stoppingAt === undefined) this.writeState({ ...s, pid, stoppingAt: endedAt });
+      if (s.stoppingAt === undefined) this.writeState({ ...s, pid, stoppingAt: Date.now() });
       killGroup(pid, "SIGTERM");
       const deadline = Date.now() + 3000;
       while (Date.now() < deadline && isOurProcess(pid, s.instanceId)) await sleep(50);
@@ -397,12 +400,21 @@ export class LocalProvider implements Provider {
       endedAt = Date.now();
     }
     rmSync(this.appDir(s.instanceId), { recursive: true, force: true });
-    const tomb: Tombstone = { instanceId: s.instanceId, providerId: s.providerId, poolName: s.poolName, purpose: s.purpose, startedAt: s.startedAt, endedAt };
+    const tomb: Tombstone = { instanceId: s.instanceId, providerId: s.providerId, poolName: s.poolName, purpose: s.purpose, startedAt: s.startedAt, endedAt: endedAt ?? Date.now() };
     writeFileSync(`${this.tombstoneFile(s.instanceId)}.tmp`, JSON.stringify(tomb));
     renameSync(`${this.tombstoneFile(s.instanceId)}.tmp`, this.tombstoneFile(s.instanceId));
     rmSync(this.stateFile(s.instanceId), { force: true });
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
     rmSync(this.noticeFile(s.instanceId), { force: true });
+    return endedAt;
+  }
+
+  private tombstoneOf(instanceId: string): Tombstone | null {
+    try {
+      return JSON.parse(readFileSync(this.tombstoneFile(instanceId), "utf8")) as Tombstone;
+    } catch {
+      return null;
+    }
   }
 
   /** A tagged process that has no state file, as a state to terminate it by. */
