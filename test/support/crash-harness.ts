@@ -43,7 +43,11 @@ export interface CrashReport {
   lost: string[];
   doubleOwners: string[];
   /** Instances whose billed span differs from their process lifetime by more than the tolerance. */
-  billingMismatches: Array<{ id: string; startDiffMs: number; endDiffMs: number | null }>;
+  /**
+   * Instances billed off by more than the tolerance, each with its history as offsets from the
+   * process's end as /proc showed it (`kind@+ms`) and the nearest SIGKILL, so a miss can be read.
+   */
+  billingMismatches: Array<{ id: string; startDiffMs: number; endDiffMs: number | null; history?: string[]; nearestKillMs?: number | null }>;
   billingToleranceMs: number;
   maxStartDiffMs: number;
   maxEndDiffMs: number;
@@ -72,8 +76,9 @@ class ProcessSampler {
   private readonly hz = 100;
 
   constructor(private readonly home: string, readonly periodMs = 50) {
-    const btime = /btime (\d+)/.exec(readFileSync("/proc/stat", "utf8"))?.[1];
-    this.bootMs = Number(btime) * 1000;
+    // /proc/uptime has 10 ms resolution; /proc/stat's btime is whole seconds (up to 1 s off).
+    const uptime = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+    this.bootMs = Date.now() - uptime * 1000;
   }
 
   private startOf(pid: number): number | null {
@@ -109,6 +114,8 @@ class ProcessSampler {
 interface Counters {
   claims: number;
   releases: number;
+  /** When each SIGKILL was sent. */
+  kills: number[];
 }
 
 /** One user: claim, use it a little (heartbeats), then release it or walk away (idle reap). */
@@ -195,7 +202,7 @@ export async function runCrashHarness(options: CrashOptions): Promise<CrashRepor
   const tokens = await addUsers(dataDir, users);
   const sampler = new ProcessSampler(dataDir);
   sampler.start();
-  const counters: Counters = { claims: 0, releases: 0 };
+  const counters: Counters = { claims: 0, releases: 0, kills: [] };
   const minRun = options.minRunMs ?? 300;
   const maxRun = options.maxRunMs ?? 3000;
   let server: ServeHandle | null = null;
@@ -207,6 +214,7 @@ export async function runCrashHarness(options: CrashOptions): Promise<CrashRepor
       const runMs = minRun + random() * (maxRun - minRun);
       await sleep(runMs);
       server.child.kill("SIGKILL");
+      counters.kills.push(Date.now());
       await new Promise<void>((r) => (server!.child.exitCode !== null || server!.child.signalCode !== null ? r() : server!.child.once("exit", () => r())));
       stopping = true;
       await Promise.all(loops);
@@ -289,7 +297,13 @@ async function check(
     const endDiff = procEnd === null || h.endedAt === null ? (procEnd === null && h.endedAt === null ? 0 : Number.POSITIVE_INFINITY) : h.endedAt - procEnd;
     if (Number.isFinite(startDiff)) maxStart = Math.max(maxStart, Math.abs(startDiff));
     if (Number.isFinite(endDiff)) maxEnd = Math.max(maxEnd, Math.abs(endDiff));
-    if (Math.abs(startDiff) > tolerance || Math.abs(endDiff) > tolerance) billingMismatches.push({ id: h.id, startDiffMs: Math.round(startDiff), endDiffMs: Number.isFinite(endDiff) ? Math.round(endDiff) : null });
+    if (Math.abs(startDiff) > tolerance || Math.abs(endDiff) > tolerance) {
+      const ref = procEnd ?? procStart;
+      const events = await db.selectFrom("events").select(["kind", "at"]).where("instance_id", "=", h.id).orderBy("id").execute();
+      const history = events.map((e) => `${e.kind}@${Number(e.at) - ref >= 0 ? "+" : ""}${Number(e.at) - ref}`);
+      const nearest = counters.kills.reduce<number | null>((best, k) => (best === null || Math.abs(k - ref) < Math.abs(best) ? k - ref : best), null);
+      billingMismatches.push({ id: h.id, startDiffMs: Math.round(startDiff), endDiffMs: Number.isFinite(endDiff) ? Math.round(endDiff) : null, history, nearestKillMs: nearest });
+    }
   }
   const kinds = await db.selectFrom("events").select(["kind"]).select((eb) => eb.fn.countAll<number>().as("n")).groupBy("kind").execute();
   const count = (k: string) => Number(kinds.find((x) => x.kind === k)?.n ?? 0);
