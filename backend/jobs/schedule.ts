@@ -91,7 +91,14 @@ export async function startQueued(ctx: JobsContext): Promise<number> {
     for (const job of fairOrder(mine, byUser)) {
       if (running >= max) break;
       if ((byUser.get(job.ownerId) ?? 0) >= purpose.jobs.maxRunningPerUser) continue;
-      const outcome = await place(ctx, job, purpose, needsInstance);
+      let outcome: Placement;
+      try {
+        outcome = await place(ctx, job, purpose, needsInstance);
+      } catch (err) {
+        // Unknown trouble (the provider, the database): this purpose waits for the next round.
+        ctx.log.error({ event: "job-place-failed", jobId: job.id, purpose: name, err: (err as Error).message }, "could not place a job; it stays queued");
+        break;
+      }
       if (outcome === "full") break;
       if (outcome !== "placed") continue;
       placed++;

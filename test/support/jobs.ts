@@ -74,6 +74,8 @@ export interface BackendOptions {
   provider?: "local" | "instant";
   config?: Partial<PoolConfig>;
   policies?: PoolPolicies;
+  /** Start the lifecycle and jobs loops at once (default); false: the test calls pool.start(). */
+  start?: boolean;
 }
 
 export async function startJobsBackend(o: BackendOptions): Promise<JobsBackend> {
@@ -98,7 +100,7 @@ export async function startJobsBackend(o: BackendOptions): Promise<JobsBackend> 
   const server: Server = createServer(createApp({ pool, costs: new LedgerCostService(o.store.db, config, pool.ctx.clock), log: silentLogger(), version: "test" }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  pool.start();
+  if (o.start !== false) pool.start();
   const as = (user: string) => ({ authorization: `Bearer ${tokens.get(user)}`, "content-type": "application/json" });
   return {
     pool,

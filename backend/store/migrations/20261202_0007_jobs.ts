@@ -3,8 +3,12 @@
  * finds its process again (`run_ref`), so a restarted backend picks every job up where it was;
  * and the keep-alive holds ("keep this instance until this process ends, at most N hours"),
  * one per instance. Their history is in the events table (kinds job-… and keep-alive-…).
+ *
+ * "One user never holds two instances of a purpose" (the unique index of 0001) is about
+ * interactive instances: a user's batch jobs each hold an instance of their own beside the one
+ * they work in, so the index now leaves out rows that a job holds (`job_id` set).
  */
-import type { Kysely, Migration } from "kysely";
+import { sql, type Kysely, type Migration } from "kysely";
 
 export function jobs(): Migration {
   return {
@@ -47,8 +51,19 @@ export function jobs(): Migration {
         .addColumn("ended_reason", "text")
         .addColumn("updated_at", "bigint", (c) => c.notNull())
         .execute();
+      await db.schema.dropIndex("instances_one_per_owner").execute();
+      await db.schema
+        .createIndex("instances_one_per_owner")
+        .unique()
+        .on("instances")
+        .columns(["owner_id", "purpose"])
+        .where((eb) => eb.and([eb(sql.ref("owner_id"), "is not", null), eb(sql.ref("job_id"), "is", null)]))
+        .execute();
     },
     async down(db: Kysely<any>) {
+      // Back to one instance per user and purpose, jobs' included (fails while a user's job holds a second one).
+      await db.schema.dropIndex("instances_one_per_owner").execute();
+      await db.schema.createIndex("instances_one_per_owner").unique().on("instances").columns(["owner_id", "purpose"]).where(sql.ref("owner_id"), "is not", null).execute();
       await db.schema.dropTable("keep_alive_holds").ifExists().execute();
       await db.schema.dropIndex("jobs_owner_idx").ifExists().execute();
       await db.schema.dropIndex("jobs_state_idx").ifExists().execute();
