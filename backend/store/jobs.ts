@@ -205,3 +205,23 @@ export async function findServingByJob(db: Db, jobId: string, servingStates: rea
   const r = await db.selectFrom("instances").selectAll().where("job_id", "=", jobId).where("state", "in", servingStates).executeTakeFirst();
   return r ? instanceFromRow(r) : null;
 }
+
+/** Jobs whose span overlaps [from, to) (for the cost report): id, owner, runner, instance, stored cost and span. */
+export async function listJobsOverlapping(db: Db, from: number, to: number): Promise<Array<Pick<Job, "id" | "ownerId" | "purpose" | "runner" | "instanceId" | "cost" | "startedAt" | "endedAt">>> {
+  const rows = await db
+    .selectFrom("jobs")
+    .select(["id", "owner_id", "purpose", "runner", "instance_id", "cost", "started_at", "ended_at"])
+    .where("created_at", "<", to)
+    .where((eb) => eb.or([eb("ended_at", "is", null), eb("ended_at", ">=", from)]))
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    ownerId: r.owner_id,
+    purpose: r.purpose,
+    runner: r.runner as JobRunnerKind,
+    instanceId: r.instance_id,
+    cost: num(r.cost),
+    startedAt: num(r.started_at),
+    endedAt: num(r.ended_at),
+  }));
+}

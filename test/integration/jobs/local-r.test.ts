@@ -109,6 +109,11 @@ for (const kind of STORE_KINDS) {
         return j.cost > 0 ? j : null;
       });
       assert.ok(final.cost >= 0.019, `at least the 60 s minimum at 1.2/h: ${final.cost}`);
+      // The admin report shows the job's cost on alice, inside her row.
+      const report = await b.pool.costReport({ month: new Date().toISOString().slice(0, 7), by: "user" });
+      const aliceJobs = report.jobs?.find((j) => j.user === "alice");
+      assert.ok(aliceJobs && aliceJobs.jobs >= 1 && aliceJobs.cost >= final.cost - 1e-6, JSON.stringify(report.jobs));
+      assert.ok(report.rows.find((r) => r.key === "alice")!.total >= aliceJobs.cost - 1e-6);
       const kinds = (await ts.store.db.selectFrom("events").select(["kind", "details"]).where("kind", "like", "job-%").execute())
         .filter((e) => JSON.parse(e.details ?? "{}").jobId === done.jobId)
         .map((e) => e.kind);

@@ -6,6 +6,7 @@ import { countByUser, fairOrder } from "../../../backend/jobs/fair-order";
 import { JOB_CREATIONS, JOB_TRANSITIONS, JobTransitionRefused, jobTransition } from "../../../backend/jobs/transitions";
 import { jobBytes } from "../../../backend/jobs/submit";
 import { insideHome, jobEnv } from "../../../backend/jobs/runners/local";
+import { openApiDocument } from "../../../backend/api/openapi";
 
 test("the table: final states have no way out, every other state reaches one, new jobs are queued", () => {
   for (const s of JOB_STATES) {
@@ -51,8 +52,7 @@ test("job files stay inside the home, and the job's environment is its own plus 
   assert.deepEqual(env, { LANG: "en_US.UTF-8", MODEL_CONFIG: "{}", PATH: "/usr/bin", HOME: "/homes/i1", RSTUDIO_POOL_JOB: "job-1" });
 });
 
-test("the OpenAPI document describes the job and keep-alive routes, and every reference resolves", async () => {
-  const { openApiDocument } = await import("../../../backend/api/openapi");
+test("the OpenAPI document describes the job and keep-alive routes, and every reference resolves", () => {
   const doc = openApiDocument("test");
   for (const p of ["/v1/jobs", "/v1/jobs/{id}", "/v1/jobs/{id}/log", "/v1/instances/{id}/keep-alive"]) assert.ok((doc.paths as Record<string, unknown>)[p], p);
   const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/(\w+)"/g)].map((m) => m[1]!);
