@@ -126,6 +126,7 @@ export function openApiDocument(version: string) {
             expiresAt: { type: ["string", "null"], format: "date-time" },
             app: { enum: ["rstudio", "jupyter"], description: "The web app the user reaches there" },
             apps: { type: "array", items: { enum: ["rstudio", "jupyter"] }, description: "Every app it serves, the main one first" },
+            jobId: { type: "string", description: "The batch job running on it (absent for interactive instances)" },
           },
         },
         Claim: { type: "object", properties: { instance: { $ref: "#/components/schemas/Instance" }, source: { enum: ["existing", "warm", "launched"] } } },

@@ -118,6 +118,8 @@ for (const kind of STORE_KINDS) {
         .filter((e) => JSON.parse(e.details ?? "{}").jobId === done.jobId)
         .map((e) => e.kind);
       assert.deepEqual(kinds, ["job-queued", "job-starting", "job-running", "job-succeeded"]);
+      const listed = (await b.api("GET", "/v1/instances", "alice")).body.instances.find((i: any) => i.instanceId === done.instanceId);
+      assert.equal(listed.jobId, done.jobId, "her instance list marks the job's instance");
       // Alice's interactive claim never gets the job's instance.
       const claim = await b.api("POST", "/v1/claims", "alice", {});
       assert.notEqual(claim.body.instance.instanceId, done.instanceId);
