@@ -120,6 +120,10 @@ export function authRequestsFor(service: "ec2" | "ssm" | "logs", action: string,
     }
   }
   const b = params;
+  if (service === "logs") {
+    // CloudWatch Logs authorizes GetLogEvents on the stream's ARN.
+    return [{ action: `logs:${action}`, resource: `arn:${TEST_PARTITION}:logs:${region}:${TEST_ACCOUNT}:log-group:${String(b.logGroupName)}:log-stream:${String(b.logStreamName)}`, context: {} }];
+  }
   const ssmDoc = (name: string) => `arn:${TEST_PARTITION}:ssm:${region}::document/${name}`;
   const ssmOn = (act: string, id: string): AuthRequest => ({ action: act, resource: ec2("instance", id), context: tagContext("ssm:resourceTag", resourceTags(id)) });
   switch (action) {
