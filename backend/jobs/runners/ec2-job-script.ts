@@ -37,8 +37,13 @@ export const LOG_FILE = "output.log";
 export const MAX_SSM_SCRIPT_BYTES = 48 * 1024;
 /** AWS-RunShellScript's executionTimeout accepts at most 172800 seconds (48 hours). */
 export const MAX_EXECUTION_TIMEOUT_SECONDS = 172_800;
-/** Exit code of the start script when the user's home is not mounted (nothing is written then). */
-export const EXIT_NO_HOME = 125;
+/**
+ * Exit code of the start script when the job could not be set up (home not mounted, a file not
+ * written): the reason goes to the command's stderr, prefixed "rstudio-pool: ". The job's own
+ * output never goes there (it is redirected to stdout), so that prefix tells the two apart.
+ */
+export const EXIT_NOT_STARTED = 125;
+export const NOT_STARTED_PREFIX = "rstudio-pool: ";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -102,8 +107,12 @@ function innerScript(job: JobSpec): string {
 }
 
 /** Writes base64 content to a path as uid 1000 (the directory made as needed). */
-function writeAsUser(pathWord: string, base64: string): string {
-  return `printf '%s' ${shq(base64)} | as_user sh -c 'mkdir -p "$(dirname "$1")" && base64 -d >"$1"' sh ${pathWord}`;
+function writeAsUser(pathWord: string, base64: string, what: string): string {
+  return `printf '%s' ${shq(base64)} | as_user sh -c 'mkdir -p "$(dirname "$1")" && base64 -d >"$1"' sh ${pathWord} || ${notStarted(`could not write ${what} into the home`)}`;
+}
+
+function notStarted(reason: string): string {
+  return `{ echo ${shq(NOT_STARTED_PREFIX + reason)} >&2; exit ${EXIT_NOT_STARTED}; }`;
 }
 
 /** The common prologue: where the home is, what mode the host runs, how to act as the user. */
@@ -127,11 +136,11 @@ export function startJobCommands(job: JobSpec): string[] {
     "set -uo pipefail",
     ...prologue(),
     // Never on the root disk: a user's results must land in their home volume.
-    `if [ -z "$R" ] && ! mountpoint -q "$HOME_MOUNT"; then echo "rstudio-pool: the user's home is not mounted at ${HOME_MOUNT}; the job did not start" >&2; exit ${EXIT_NO_HOME}; fi`,
-    `as_user mkdir -p ${hostJobDir} || exit 1`,
+    `if [ -z "$R" ] && ! mountpoint -q "$HOME_MOUNT"; then ${notStarted(`the user's home is not mounted at ${HOME_MOUNT}`)}; fi`,
+    `as_user mkdir -p ${hostJobDir} || ${notStarted("could not create the job's directory in the home")}`,
   ];
-  if (job.script !== null) lines.push(writeAsUser(`${hostJobDir}/${shq(job.scriptName)}`, Buffer.from(job.script, "utf8").toString("base64")));
-  for (const f of job.files) lines.push(writeAsUser(`"$HOME_MOUNT"/${shq(f.path)}`, f.contentBase64));
+  if (job.script !== null) lines.push(writeAsUser(`${hostJobDir}/${shq(job.scriptName)}`, Buffer.from(job.script, "utf8").toString("base64"), "the script"));
+  for (const f of job.files) lines.push(writeAsUser(`"$HOME_MOUNT"/${shq(f.path)}`, f.contentBase64, f.path.replace(/[^\w./-]/g, "_")));
   lines.push(
     // setsid forks (and returns at once) when its caller leads a process group; -w waits for the
     // child then. util-linux before 2.31 (Amazon Linux 2) lacks -w, but there our caller never leads one.

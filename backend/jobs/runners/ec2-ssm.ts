@@ -20,7 +20,7 @@ import { aws, awsErrorCode, toPoolError } from "../../providers/ec2/aws-errors";
 import { SHELL_DOCUMENT } from "../../providers/ec2/ssm";
 import type { JobRunner, JobSpec, JobTarget, LogChunk, ProcessProbe, RunRef, RunStatus } from "../runner";
 import { readLogEvents } from "./cloudwatch-log";
-import { cancelJobCommands, JOBS_DIR, LOG_FILE, MAX_EXECUTION_TIMEOUT_SECONDS, parseProbeOutput, processProbeCommands, startJobCommands } from "./ec2-job-script";
+import { cancelJobCommands, EXIT_NOT_STARTED, JOBS_DIR, LOG_FILE, MAX_EXECUTION_TIMEOUT_SECONDS, NOT_STARTED_PREFIX, parseProbeOutput, processProbeCommands, startJobCommands } from "./ec2-job-script";
 
 /** GetCommandInvocation's StandardOutputContent holds the first 24,000 characters of stdout. */
 export const SSM_OUTPUT_LIMIT = 24_000;
@@ -84,6 +84,9 @@ export function statusOfInvocation(inv: Invocation, ref: Ec2RunRef, now: number,
   const ended = Number.isFinite(endedAt) ? { endedAt } : {};
   if (RUNNING.has(s)) return { status: "running" };
   const code = inv.ResponseCode ?? -1;
+  // The start script's own refusal (home not mounted, …): the job never ran.
+  const setup = (inv.StandardErrorContent ?? "").split("\n").find((l) => l.startsWith(NOT_STARTED_PREFIX));
+  if (s === "Failed" && code === EXIT_NOT_STARTED && setup) return { status: "lost", reason: `did not start: ${setup.slice(NOT_STARTED_PREFIX.length)}` };
   if (s === "Success") return { status: "exited", exitCode: code < 0 ? 0 : code, ...ended };
   // The script's exit code; -1 means the agent failed before the script ran.
   if (s === "Failed" && code >= 0) return { status: "exited", exitCode: code, ...ended };

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
@@ -209,6 +209,17 @@ describe("EC2 job runner over SSM Run Command (fake SSM, real bash and R)", { sk
     const log = await runner.readLog(spec, ref, target, 0);
     assert.match(log.text, /first 24000 characters[\s\S]*output\.log/);
     assert.ok(readFileSync(path.join(inst.home, ".rstudio-pool/jobs", spec.jobId, "output.log"), "utf8").includes("line 2000"));
+  });
+
+  test("a job whose files cannot be written never runs and is lost with the reason", async () => {
+    const runner = createEc2SsmRunner(deps());
+    writeFileSync(path.join(inst.home, "not-a-dir"), "a file\n");
+    const spec = job({ script: 'writeLines("ran", "should-not-exist.txt")', files: [{ path: "not-a-dir/input.csv", contentBase64: "YQ==" }] });
+    const ref = await runner.start(spec, target);
+    const s = await ended(runner, spec, ref);
+    assert.equal(s.status, "lost");
+    assert.match(s.status === "lost" ? s.reason : "", /did not start: could not write not-a-dir\/input\.csv/);
+    assert.ok(!existsSync(path.join(inst.home, "should-not-exist.txt")));
   });
 
   test("the keep-alive probe: kill -0 through Run Command", async () => {

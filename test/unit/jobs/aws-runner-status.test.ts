@@ -22,6 +22,8 @@ test("SSM invocation states map to run states", () => {
   assert.deepEqual(at({ Status: "Success", ResponseCode: 0, ExecutionEndDateTime: "2026-12-02T01:00:00.000Z" }), { status: "exited", exitCode: 0, endedAt: Date.parse("2026-12-02T01:00:00.000Z") });
   assert.deepEqual(at({ Status: "Failed", ResponseCode: 3 }), { status: "exited", exitCode: 3 });
   assert.equal(at({ Status: "Failed", ResponseCode: -1 }).status, "lost", "the agent failed before the script ran");
+  assert.deepEqual(at({ Status: "Failed", ResponseCode: 125, StandardErrorContent: "rstudio-pool: the user's home is not mounted at /srv/rstudio-home\n" }), { status: "lost", reason: "did not start: the user's home is not mounted at /srv/rstudio-home" });
+  assert.deepEqual(at({ Status: "Failed", ResponseCode: 125, StandardErrorContent: "" }), { status: "exited", exitCode: 125 }, "a script's own exit 125 stays an exit code");
   assert.match(JSON.stringify(at({ Status: "Cancelled" })), /cancelled/);
   assert.match(JSON.stringify(at({ Status: "TimedOut", StatusDetails: "ExecutionTimedOut" })), /maximum runtime/);
   assert.match(JSON.stringify(at({ Status: "TimedOut", StatusDetails: "DeliveryTimedOut" })), /not delivered/);
