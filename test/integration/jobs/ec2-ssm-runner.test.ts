@@ -235,6 +235,40 @@ describe("EC2 job runner over SSM Run Command (fake SSM, real bash and R)", { sk
     await assert.rejects(runner.processAlive(target, 1), { code: "INVALID_REQUEST" });
   });
 
+  test("container mode: the job runs through docker exec in the rstudio container as uid 1000, and cancel reaches it there", async () => {
+    const id = "i-0c0c0c0c0c0c0c0c0";
+    fake.world.instances.set(id, fakeInstance(id));
+    const box = makeInstanceRoot("container");
+    try {
+      runJobScriptsOn(fake.world, id, box);
+      const there: JobTarget = { instanceId: "rsp-000000000000job2", providerId: id };
+      const runner = createEc2SsmRunner(deps());
+      const spec = job({ script: 'cat("home:", Sys.getenv("HOME"), "\n"); writeLines("ok", "container-result.txt")', env: { MODEL_CONFIG: "c" } });
+      const ref = await runner.start(spec, there);
+      const s = await until<RunStatus>("the container job to end", async () => {
+        const x = await runner.status(spec, ref, there);
+        return x.status === "exited" || x.status === "lost" ? x : null;
+      });
+      assert.deepEqual(s.status === "exited" ? s.exitCode : s, 0, (await runner.readLog(spec, ref, there, 0)).text);
+      const docker = readFileSync(path.join(box.root, "docker.log"), "utf8");
+      assert.match(docker, /^exec -u 1000:1000 rstudio env -i HOME=\/home\/rstudio .*MODEL_CONFIG=c.* setsid -w bash -c /m);
+      assert.equal(readFileSync(path.join(box.home, "container-result.txt"), "utf8"), "ok\n");
+      if (box.realUserSwitch) assert.equal(statSync(path.join(box.home, "container-result.txt")).uid, 1000);
+
+      const long = job({ script: 'cat("started\n"); Sys.sleep(300)' });
+      const longRef = await runner.start(long, there);
+      const logFile = path.join(box.home, ".rstudio-pool/jobs", long.jobId, "output.log");
+      await until("the container job to start", async () => existsSync(logFile) && readFileSync(logFile, "utf8").includes("started"));
+      const pid = Number(readFileSync(path.join(box.home, ".rstudio-pool/jobs", long.jobId, "pid"), "utf8"));
+      assert.equal(await runner.processAlive(there, pid), true, "the probe asks inside the container");
+      await runner.cancel(long, longRef, there);
+      await until("the container job's process to be gone", async () => !alive(pid), 60_000);
+      assert.match(readFileSync(path.join(box.root, "docker.log"), "utf8"), /exec -u 1000:1000 rstudio kill -TERM -- -\d+/);
+    } finally {
+      box.close();
+    }
+  });
+
   test("refused input changes nothing on the instance", async () => {
     const runner = createEc2SsmRunner(deps());
     const before = fake.world.callsOf("SendCommand").length;

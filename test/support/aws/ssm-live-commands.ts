@@ -48,6 +48,26 @@ export function makeInstanceRoot(mode: "baked" | "container" = "baked"): FakeIns
       { mode: 0o755 },
     );
   }
+  if (mode === "container") {
+    // Container mode's `docker exec [-u U:G] rstudio CMD…`: CMD runs here as U, with the
+    // container's /home/rstudio read as the scratch home (the same volume, as on an instance).
+    writeFileSync(
+      path.join(root, "bin/docker"),
+      [
+        "#!/bin/bash",
+        `echo "$*" >>'${path.join(root, "docker.log")}'`,
+        '[ "$1" = exec ] || exit 1; shift',
+        'user=""',
+        'while [ "${1#-}" != "$1" ]; do case "$1" in -u) user="$2"; shift 2 ;; *) shift ;; esac; done',
+        'shift # the container',
+        `from=/home/rstudio; to='${home}'`,
+        'args=(); for a in "$@"; do args+=("${a//"$from"/"$to"}"); done',
+        'if [ -n "$user" ]; then exec setpriv --reuid="${user%%:*}" --regid="${user##*:}" --clear-groups -- "${args[@]}"; else exec "${args[@]}"; fi',
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    );
+  }
   return { root, home, realUserSwitch, setprivLog, close: () => rmSync(root, { recursive: true, force: true }) };
 }
 
