@@ -13,11 +13,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { type CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeSubnetsCommand, EC2Client } from "@aws-sdk/client-ec2";
-import { CreateClusterCommand, DescribeTasksCommand, ECSClient, ListTasksCommand, RegisterTaskDefinitionCommand, StopTaskCommand, type Task } from "@aws-sdk/client-ecs";
+import { CreateClusterCommand, DescribeTasksCommand, type ECSClient, ListTasksCommand, RegisterTaskDefinitionCommand, StopTaskCommand, type Task } from "@aws-sdk/client-ecs";
 import { ecsJobsSchema } from "../../../backend/config/jobs";
 import type { JobSpec } from "../../../backend/jobs/runner";
+import { createJobAwsClients } from "../../../backend/jobs/runners/aws-clients";
 import { createEcsRunner, parseEcsRef, SCRIPT_ENV } from "../../../backend/jobs/runners/ecs";
 import { TEST_CREDENTIALS } from "../../support/aws/fake-aws-server";
 import { motoSkip, startMoto, type MotoStack } from "../../support/aws/moto";
@@ -59,8 +60,10 @@ describe("ECS job runner on moto", { skip }, () => {
   before(async () => {
     moto = await startMoto();
     const common = { region: "us-east-1", endpoint: moto.motoUrl, credentials: TEST_CREDENTIALS, maxAttempts: 1 };
-    ecs = new ECSClient(common);
-    logs = new CloudWatchLogsClient(common);
+    // The clients as the backend makes them (backend/jobs/runners/aws-clients.ts), pointed at moto.
+    const jobClients = createJobAwsClients({ region: "us-east-1", credentials: TEST_CREDENTIALS, maxAttempts: 1, endpoints: { ecs: moto.motoUrl, logs: moto.motoUrl } });
+    ecs = jobClients.ecs;
+    logs = jobClients.logs;
     ec2 = new EC2Client(common);
     subnet = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: "default-for-az", Values: ["true"] }] }))).Subnets![0]!.SubnetId!;
     await ecs.send(new CreateClusterCommand({ clusterName: "r-jobs" }));
