@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { loadConfig } from "../../config/load";
-import { backendPolicyDocument, instancePolicyDocument, instanceTrustPolicyDocument } from "./iam-policy";
+import { backendPolicyDocument, instancePolicyDocument, instanceTrustPolicyDocument, type EcsPolicyTarget } from "./iam-policy";
 
 interface Options {
   account: string;
@@ -17,13 +17,17 @@ interface Options {
   eventsQueueArn?: string;
   instance?: boolean;
   trust?: boolean;
+  ecsRoleArn?: string[];
+  jobsLogGroup?: string;
 }
 
-function configured(): { region?: string; pool?: string; types: string[]; profile?: string } {
+function configured(): { region?: string; pool?: string; types: string[]; profile?: string; ecs?: EcsPolicyTarget[] } {
   try {
     const c = loadConfig({ ...process.env, POOL_PROVIDER: process.env.POOL_PROVIDER ?? "ec2" });
     const types = [...new Set(c.purposes.flatMap((p) => p.ec2?.instanceTypes ?? []))];
-    return { region: c.region ?? undefined, pool: c.poolName, types, profile: c.purposes.find((p) => p.ec2?.instanceProfile)?.ec2?.instanceProfile };
+    // Purposes whose jobs run on ECS (jobs.runner: ecs): their cluster, task definition and log group.
+    const ecs = c.purposes.flatMap((p) => (p.jobs?.runner === "ecs" && p.jobs.ecs ? [{ cluster: p.jobs.ecs.cluster, taskDefinition: p.jobs.ecs.taskDefinition, ...(p.jobs.ecs.logGroup ? { logGroup: p.jobs.ecs.logGroup } : {}) }] : []));
+    return { region: c.region ?? undefined, pool: c.poolName, types, profile: c.purposes.find((p) => p.ec2?.instanceProfile)?.ec2?.instanceProfile, ecs };
   } catch {
     return { region: process.env.REGION ?? process.env.AWS_REGION, pool: process.env.POOL_NAME, types: [] };
   }
@@ -40,6 +44,8 @@ export function registerIamPolicyCommand(program: Command): void {
     .option("--role-arn <arn>", "the instance role (default: the purposes' instance profile name as a role)")
     .option("--kms-key-arn <arn>", "customer-managed KMS key of the volumes")
     .option("--events-queue-arn <arn>", "the events queue (POOL_EVENTS_QUEUE_URL) the backend reads")
+    .option("--ecs-role-arn <arn...>", "the task and execution roles of the ECS purposes' task definitions (RunTask passes them)")
+    .option("--jobs-log-group <name>", "the CloudWatch Logs group EC2 jobs' Run Command output goes to")
     .option("--instance", "print the instance role's policy instead")
     .option("--trust", "print the instance role's trust policy instead")
     .action((opts: Options) => {
@@ -51,13 +57,17 @@ export function registerIamPolicyCommand(program: Command): void {
       const doc = opts.trust
         ? instanceTrustPolicyDocument()
         : opts.instance
-          ? instancePolicyDocument(vars)
+          ? instancePolicyDocument({ ...vars, ...(opts.jobsLogGroup ? { jobLogGroups: [opts.jobsLogGroup] } : {}) })
           : backendPolicyDocument({
               ...vars,
               instanceRoleArn: opts.roleArn ?? `arn:${opts.partition}:iam::${opts.account}:role/${profile}`,
               ...(c.types.length ? { instanceTypes: c.types } : {}),
               ...(opts.kmsKeyArn ? { kmsKeyArn: opts.kmsKeyArn } : {}),
               ...(opts.eventsQueueArn ? { eventsQueueArn: opts.eventsQueueArn } : {}),
+              jobs: {
+                ...(opts.jobsLogGroup ? { ssmLogGroups: [opts.jobsLogGroup] } : {}),
+                ...(c.ecs?.length ? { ecs: c.ecs.map((e) => ({ ...e, passRoleArns: opts.ecsRoleArn ?? [] })) } : {}),
+              },
             });
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
     });

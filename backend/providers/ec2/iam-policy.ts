@@ -10,6 +10,10 @@
  * Arguments are used verbatim (no format checks), so placeholders such as "${partition}" pass.
  */
 
+import { jobStatements, logStreamsArn, type JobsPolicyVars } from "./iam-policy-jobs";
+
+export type { EcsPolicyTarget, JobsPolicyVars } from "./iam-policy-jobs";
+
 export interface IamStatement {
   Sid: string;
   Effect: "Allow" | "Deny";
@@ -39,6 +43,8 @@ export interface BackendPolicyVars {
   kmsKeyArn?: string;
   /** The events queue (POOL_EVENTS_QUEUE_URL's ARN): read and delete its messages, nothing else. */
   eventsQueueArn?: string;
+  /** Batch jobs (issue #18) beyond the EC2 runner's Run Command, which every pool needs. */
+  jobs?: JobsPolicyVars;
 }
 
 export interface InstancePolicyVars {
@@ -46,6 +52,8 @@ export interface InstancePolicyVars {
   region: string;
   accountId: string;
   poolName: string;
+  /** Log groups the SSM agent writes the jobs' Run Command output to (CloudWatchOutputConfig). */
+  jobLogGroups?: string[];
 }
 
 /** Tag keys the backend may set on pool resources after they exist: never Pool, Purpose or PoolInstanceId. */
@@ -102,7 +110,13 @@ export const API_CALLS: ApiCall[] = [
   { action: "ssm:StartSession", command: "StartSessionCommand", why: "port forwarding for the owner", resources: "instance/*, document/AWS-StartPortForwardingSession", conditionKeys: ["ssm:resourceTag/Pool", "ssm:SessionDocumentAccessCheck"] },
   { action: "ssm:ResumeSession", command: "ResumeSessionCommand", why: "a new token for the owner's session the service closed (the extension's native client)", resources: "session/*", conditionKeys: [] },
   { action: "ssm:TerminateSession", command: "TerminateSessionCommand", why: "ending the owner's sessions on release and reap", resources: "session/*", conditionKeys: [] },
-  { action: "iam:PassRole", command: null, why: "RunInstances with the instance profile", resources: "the instance role only", conditionKeys: ["iam:PassedToService"] },
+  { action: "iam:PassRole", command: null, why: "RunInstances with the instance profile; RunTask with the ECS task's roles (jobs on ECS)", resources: "the instance role; the ECS task definition's roles", conditionKeys: ["iam:PassedToService"] },
+  { action: "ssm:CancelCommand", command: "CancelCommandCommand", why: "cancelling a job's Run Command (EC2 jobs)", resources: "*", conditionKeys: ["-"] },
+  { action: "logs:GetLogEvents", command: "GetLogEventsCommand", why: "a job's log: Run Command's CloudWatch output, an ECS task's awslogs stream", resources: "the configured log groups' streams only", conditionKeys: [] },
+  { action: "ecs:RunTask", command: "RunTaskCommand", why: "starting a job on ECS (purposes with jobs.runner ecs)", resources: "the purposes' task definitions", conditionKeys: ["ecs:cluster"] },
+  { action: "ecs:TagResource", command: null, why: "RunTask's tags (job, user, purpose) on the new task", resources: "task/<cluster>/*", conditionKeys: ["ecs:CreateAction"] },
+  { action: "ecs:DescribeTasks", command: "DescribeTasksCommand", why: "an ECS job's state and exit code", resources: "task/<cluster>/*", conditionKeys: ["ecs:cluster"] },
+  { action: "ecs:StopTask", command: "StopTaskCommand", why: "cancelling an ECS job", resources: "task/<cluster>/*", conditionKeys: ["ecs:cluster"] },
   { action: "sqs:ReceiveMessage", command: "ReceiveMessageCommand", why: "spot warnings, rebalance recommendations, state changes from EventBridge", resources: "the events queue only", conditionKeys: [] },
   { action: "sqs:DeleteMessage", command: "DeleteMessageBatchCommand", why: "an event handled (or unreadable) leaves the queue", resources: "the events queue only", conditionKeys: [] },
   { action: "sqs:ChangeMessageVisibility", command: "ChangeMessageVisibilityBatchCommand", why: "an event whose handling failed comes back soon", resources: "the events queue only", conditionKeys: [] },
@@ -233,6 +247,7 @@ export function backendPolicyDocument(v: BackendPolicyVars): IamPolicyDocument {
       Condition: { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } },
     },
   ];
+  statements.push(...jobStatements(v));
   if (v.kmsKeyArn) {
     statements.push({
       Sid: "VolumeKey",
@@ -282,6 +297,14 @@ export function instancePolicyDocument(v: InstancePolicyVars): IamPolicyDocument
         Action: ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
         Resource: "*",
       },
+      // Jobs' Run Command output to CloudWatch (the agent writes it): only into the given groups.
+      ...(v.jobLogGroups?.length
+        ? [
+            { Sid: "JobOutputToLogs", Effect: "Allow" as const, Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], Resource: v.jobLogGroups.map((g) => logStreamsArn(v, g).replace(/:log-stream:\*$/, ":*")) },
+            // The agent checks that the group exists; DescribeLogGroups takes no narrower resource.
+            { Sid: "JobOutputGroupCheck", Effect: "Allow" as const, Action: "logs:DescribeLogGroups", Resource: "*" },
+          ]
+        : []),
     ],
   };
 }

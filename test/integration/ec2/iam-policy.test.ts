@@ -10,13 +10,16 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { API_CALLS, backendPolicyDocument, instancePolicyDocument, type IamPolicyDocument } from "../../../backend/providers/ec2/iam-policy";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { createEc2SsmRunner } from "../../../backend/jobs/runners/ec2-ssm";
 import { ec2PurposeConfig, fakeProvider } from "../../support/aws/builders";
-import { startFakeAws, type FakeAws } from "../../support/aws/fake-aws-server";
+import { startFakeAws, TEST_CREDENTIALS, type FakeAws } from "../../support/aws/fake-aws-server";
 import { isAllowed, type AuthRequest } from "../../support/aws/iam-eval";
 import { authRequestsFor, policyAuthorizer, TEST_ACCOUNT } from "../../support/aws/iam-requests";
 
 const ROLE = `arn:aws:iam::${TEST_ACCOUNT}:role/rstudio-pool-instance`;
-const policy = backendPolicyDocument({ partition: "aws", region: "us-east-1", accountId: TEST_ACCOUNT, poolName: "test-pool", instanceRoleArn: ROLE, instanceTypes: ["t3.large", "m5.large"] });
+const JOB_LOGS = "/rstudio-pool/jobs";
+const policy = backendPolicyDocument({ partition: "aws", region: "us-east-1", accountId: TEST_ACCOUNT, poolName: "test-pool", instanceRoleArn: ROLE, instanceTypes: ["t3.large", "m5.large"], jobs: { ssmLogGroups: [JOB_LOGS] } });
 
 let fake: FakeAws;
 let auth: ReturnType<typeof policyAuthorizer>;
@@ -27,12 +30,14 @@ before(async () => {
 });
 after(() => fake.close());
 
-/** The SDK command classes the provider's code constructs. */
+/** The SDK command classes the provider's code (and the AWS job runners') constructs. */
 function commandsInCode(): string[] {
-  const dir = path.join(__dirname, "../../../backend/providers/ec2");
   const found = new Set<string>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts"))) {
-    for (const m of readFileSync(path.join(dir, f), "utf8").matchAll(/new (\w+)Command\(/g)) found.add(`${m[1]}Command`);
+  for (const rel of ["backend/providers/ec2", "backend/jobs/runners"]) {
+    const dir = path.join(__dirname, "../../..", rel);
+    for (const f of readdirSync(dir).filter((n) => n.endsWith(".ts"))) {
+      for (const m of readFileSync(path.join(dir, f), "utf8").matchAll(/new (\w+)Command\(/g)) found.add(`${m[1]}Command`);
+    }
   }
   return [...found].sort();
 }
@@ -81,8 +86,17 @@ test("every call of the provider's flows is allowed by the generated policy, and
   // No subnets configured: the default VPC's default subnets.
   await provider.launch({ instanceId: "rsp-000000000000iam4", purpose: ec2PurposeConfig({ name: "legacy", ec2: { subnetIds: [] } }), poolName: "test-pool", ownerId: null });
 
+  // An EC2 job: Run Command with its output to CloudWatch, its state and log, and its cancel.
+  const jobs = createEc2SsmRunner({ ssm: provider.clients.ssm, logs: new CloudWatchLogsClient({ region: "us-east-1", endpoint: fake.url, credentials: TEST_CREDENTIALS, maxAttempts: 1 }), logGroup: JOB_LOGS });
+  const jobSpec = { jobId: "job-iam", userId: "bob", purpose: "warm", script: 'cat("hi")', scriptName: "model.R", command: null, args: [], env: {}, files: [], maxRuntimeSeconds: 600 };
+  const jobTarget = { instanceId: "rsp-000000000000iam4", providerId: moved.providerId };
+  const jobRef = await jobs.start(jobSpec, jobTarget);
+  await jobs.status(jobSpec, jobRef, jobTarget);
+  await jobs.readLog(jobSpec, jobRef, jobTarget, 0);
+  await jobs.cancel(jobSpec, jobRef, jobTarget);
+
   assert.deepEqual(denials().map((c) => `${c.action}: ${JSON.stringify(c.params).slice(0, 200)}`), [], "no call was denied");
-  const sent = new Set(fake.world.calls.map((c) => `${c.service === "ec2" ? "ec2" : "ssm"}:${c.action}`));
+  const sent = new Set(fake.world.calls.map((c) => `${c.service}:${c.action}`));
   const listed = new Map(API_CALLS.filter((c) => c.command).map((c) => [c.command!, c.action]));
   // The events queue's calls go to SQS, which the fake does not serve (they run against moto's
   // SQS in instance-events-sqs.test.ts): the policy must allow them on that queue, and only there.
@@ -91,6 +105,11 @@ test("every call of the provider's flows is allowed by the generated policy, and
   for (const cmd of commandsInCode()) {
     assert.ok(listed.has(cmd), `${cmd} is used in backend/providers/ec2 but missing from API_CALLS in iam-policy.ts`);
     const action = listed.get(cmd)!;
+    if (action.startsWith("ecs:")) {
+      // The fake does not serve ECS (the runner runs against moto's in ecs-runner-moto.test.ts): the policy must allow it on the purpose's cluster, and only there.
+      assertEcsScoped(action);
+      continue;
+    }
     if (action.startsWith("sqs:")) {
       assert.ok(isAllowed(withQueue, { action, resource: queueArn, context: {} }), `${action} on the events queue`);
       assert.ok(!isAllowed(withQueue, { action, resource: "arn:aws:sqs:us-east-1:123456789012:other", context: {} }), `${action} on another queue is refused`);
@@ -101,6 +120,46 @@ test("every call of the provider's flows is allowed by the generated policy, and
   assert.ok(auth.checked.some((r) => r.resource.includes("spot-instances-request")), "the spot launch was authorized on its spot request");
   assert.ok(auth.checked.some((r) => r.action === "iam:PassRole" && r.resource === ROLE));
   await provider.close();
+});
+
+const ECS_CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/r-jobs";
+const ECS_ROLE = "arn:aws:iam::123456789012:role/r-jobs-task";
+const withEcs = () =>
+  backendPolicyDocument({
+    partition: "aws",
+    region: "us-east-1",
+    accountId: "123456789012",
+    poolName: "test-pool",
+    instanceRoleArn: ROLE,
+    jobs: { ecs: [{ cluster: "r-jobs", taskDefinition: "r-model", logGroup: "/ecs/r-jobs", passRoleArns: [ECS_ROLE] }] },
+  });
+
+function assertEcsScoped(action: string): void {
+  const doc = withEcs();
+  const task = "arn:aws:ecs:us-east-1:123456789012:task/r-jobs/0123456789abcdef";
+  const resource = action === "ecs:RunTask" ? "arn:aws:ecs:us-east-1:123456789012:task-definition/r-model:7" : task;
+  assert.ok(isAllowed(doc, { action, resource, context: { "ecs:cluster": ECS_CLUSTER } }), `${action} on the purpose's cluster`);
+  const otherCluster = "arn:aws:ecs:us-east-1:123456789012:cluster/prod-services";
+  const otherResource = action === "ecs:RunTask" ? resource : "arn:aws:ecs:us-east-1:123456789012:task/prod-services/0123456789abcdef";
+  assert.ok(!isAllowed(doc, { action, resource: otherResource, context: { "ecs:cluster": otherCluster } }), `${action} on another cluster is refused`);
+  assert.ok(!isAllowed(policy, { action, resource, context: { "ecs:cluster": ECS_CLUSTER } }), `${action} is absent from a policy without ECS purposes`);
+}
+
+test("jobs on ECS: the task definition on its cluster, its roles passed to ECS tasks only, its logs, nothing else", () => {
+  const doc = withEcs();
+  const ok = (r: AuthRequest) => isAllowed(doc, r);
+  assert.ok(!ok({ action: "ecs:RunTask", resource: "arn:aws:ecs:us-east-1:123456789012:task-definition/other-family:1", context: { "ecs:cluster": ECS_CLUSTER } }), "another task definition");
+  assert.ok(ok({ action: "ecs:TagResource", resource: "arn:aws:ecs:us-east-1:123456789012:task/r-jobs/abc", context: { "ecs:CreateAction": "RunTask" } }));
+  assert.ok(!ok({ action: "ecs:TagResource", resource: "arn:aws:ecs:us-east-1:123456789012:task/r-jobs/abc", context: {} }), "no tagging outside RunTask");
+  assert.ok(ok({ action: "iam:PassRole", resource: ECS_ROLE, context: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }));
+  assert.ok(!ok({ action: "iam:PassRole", resource: ECS_ROLE, context: { "iam:PassedToService": "ec2.amazonaws.com" } }));
+  assert.ok(!ok({ action: "iam:PassRole", resource: "arn:aws:iam::123456789012:role/admin", context: { "iam:PassedToService": "ecs-tasks.amazonaws.com" } }));
+  assert.ok(ok({ action: "logs:GetLogEvents", resource: "arn:aws:logs:us-east-1:123456789012:log-group:/ecs/r-jobs:log-stream:jobs/r/abc", context: {} }));
+  assert.ok(!ok({ action: "logs:GetLogEvents", resource: "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/payroll:log-stream:x", context: {} }));
+  assert.ok(!JSON.stringify(policy).includes("ecs:"), "no ECS statement without an ECS purpose");
+  const inst = instancePolicyDocument({ partition: "aws", region: "us-east-1", accountId: "123456789012", poolName: "p", jobLogGroups: [JOB_LOGS] });
+  assert.ok(isAllowed(inst, { action: "logs:PutLogEvents", resource: `arn:aws:logs:us-east-1:123456789012:log-group:${JOB_LOGS}:log-stream:cmd/i-1/aws-runShellScript/stdout`, context: {} }));
+  assert.ok(!isAllowed(inst, { action: "logs:PutLogEvents", resource: "arn:aws:logs:us-east-1:123456789012:log-group:/other:log-stream:x", context: {} }));
 });
 
 /** The policy of docs/aws.md before this change, kept to show the test fails on it. */

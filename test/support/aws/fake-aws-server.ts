@@ -12,6 +12,7 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import type { AwsClients } from "../../../backend/providers/ec2/clients";
 import { Ec2Fault, EC2_ACTIONS } from "./ec2-handlers";
 import { FakeWorld } from "./fake-world";
+import { LOGS_ACTIONS } from "./logs-handlers";
 import { SsmFault, SSM_ACTIONS } from "./ssm-handlers";
 import { ec2ErrorXml, ec2Response, parseQuery } from "./wire";
 
@@ -46,19 +47,20 @@ async function handle(world: FakeWorld, req: IncomingMessage, res: ServerRespons
   const body = await readBody(req);
   const requestId = `req-${++requestSeq}`;
   const target = req.headers["x-amz-target"];
-  if (typeof target === "string" && target.startsWith("AmazonSSM.")) {
-    const action = target.slice("AmazonSSM.".length);
+  const jsonService = typeof target === "string" ? (target.startsWith("AmazonSSM.") ? "ssm" : target.startsWith("Logs_20140328.") ? "logs" : null) : null;
+  if (typeof target === "string" && jsonService) {
+    const action = target.slice(target.indexOf(".") + 1);
     const params = body ? (JSON.parse(body) as Record<string, unknown>) : {};
-    const call = { service: "ssm" as const, action, params, at: Date.now() } as const;
+    const call = { service: jsonService, action, params, at: Date.now() } as const;
     res.setHeader("content-type", "application/x-amz-json-1.1");
     res.setHeader("x-amzn-requestid", requestId);
     try {
-      const deniedSsm = world.authorize?.("ssm", action, params, world);
+      const deniedSsm = world.authorize?.(jsonService, action, params, world);
       if (deniedSsm) throw new SsmFault("AccessDeniedException", deniedSsm);
       const injected = world.takeInjectedError(action);
       if (injected) throw new SsmFault(injected, `injected ${injected}`, injected.startsWith("Throttl") ? 400 : injected === "InternalServerError" ? 500 : 400);
-      const fn = SSM_ACTIONS[action];
-      if (!fn) throw new SsmFault("UnknownOperationException", `fake SSM does not know ${action}`);
+      const fn = (jsonService === "ssm" ? SSM_ACTIONS : LOGS_ACTIONS)[action];
+      if (!fn) throw new SsmFault("UnknownOperationException", `fake ${jsonService} does not know ${action}`);
       const out = fn(world, params);
       world.record(call);
       res.end(JSON.stringify(out));

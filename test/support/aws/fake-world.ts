@@ -53,10 +53,10 @@ export interface FakeSnapshot {
 }
 
 /** Decides whether a call is allowed (an IAM policy in tests): null, or the denial message. */
-export type Authorizer = (service: "ec2" | "ssm", action: string, params: Record<string, unknown>, world: FakeWorld) => string | null;
+export type Authorizer = (service: "ec2" | "ssm" | "logs", action: string, params: Record<string, unknown>, world: FakeWorld) => string | null;
 
 export interface FakeCall {
-  service: "ec2" | "ssm";
+  service: "ec2" | "ssm" | "logs";
   action: string;
   params: Record<string, unknown>;
   at: number;
@@ -72,6 +72,27 @@ export interface FakeCommand {
   stdout: string;
   stderr: string;
   polls: number;
+  /** A command that runs for real (test/support/aws/ssm-live-commands.ts): its state is read from it on every poll. */
+  live?: LiveCommand;
+}
+
+/** A Run Command invocation in progress on the fake instance: status, output and cancel as the agent reports them. */
+export interface LiveCommand {
+  status(): string;
+  statusDetails(): string;
+  responseCode(): number;
+  stdout(): string;
+  stderr(): string;
+  /** ISO time the script ended, or "" while it runs. */
+  endedAt(): string;
+  cancel(): void;
+}
+
+/** The CloudWatch Logs the fake serves (GetLogEvents): group -> stream -> events. */
+export interface FakeLogEvent {
+  timestamp: number;
+  message: string;
+  ingestionTime: number;
 }
 
 export interface FakeSession {
@@ -94,7 +115,13 @@ export interface FakeDataChannelHost {
   terminate(sessionId: string): boolean;
 }
 
-export type CommandHandler = (instanceId: string, commands: string[], world: FakeWorld) => { status: string; stdout?: string; stderr?: string };
+export type CommandHandler = (
+  instanceId: string,
+  commands: string[],
+  world: FakeWorld,
+  /** The whole SendCommand request (executionTimeout, CloudWatchOutputConfig, …). */
+  request?: { commandId: string; parameters: Record<string, string[]>; cloudWatchLogGroup: string | null },
+) => { status: string; stdout?: string; stderr?: string; live?: LiveCommand };
 
 let seq = 0;
 const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
@@ -106,6 +133,8 @@ export class FakeWorld {
   /** When set, every call is checked before it runs; a denial answers UnauthorizedOperation / AccessDeniedException. */
   authorize: Authorizer | null = null;
   readonly commands = new Map<string, FakeCommand>();
+  /** CloudWatch Logs (group -> stream -> events), what GetLogEvents reads. */
+  readonly logGroups = new Map<string, Map<string, FakeLogEvent[]>>();
   readonly sessions: FakeSession[] = [];
   readonly calls: FakeCall[] = [];
   images: Array<{ id: string; name: string; created: string; tags: Record<string, string>; rootDevice: string; owner: string; architecture: string }> = [
@@ -148,6 +177,16 @@ export class FakeWorld {
   dataChannel: FakeDataChannelHost | null = null;
   /** The port the gateway's agent dials on the "instance" for a target (default: portNumber). */
   instancePort: (target: string, portNumber: number) => number = (_t, p) => p;
+
+  /** Appends events to a stream (created with its group as needed), as an agent or awslogs driver would. */
+  putLogEvents(group: string, stream: string, messages: string[]): void {
+    const streams = this.logGroups.get(group) ?? new Map<string, FakeLogEvent[]>();
+    this.logGroups.set(group, streams);
+    const events = streams.get(stream) ?? [];
+    streams.set(stream, events);
+    const at = Date.now();
+    for (const message of messages) events.push({ timestamp: at, message, ingestionTime: at });
+  }
 
   record(call: FakeCall): void {
     this.calls.push(call);

@@ -28,7 +28,7 @@ function specTags(p: Params, type: string): Record<string, string> {
   return {};
 }
 
-export function authRequestsFor(service: "ec2" | "ssm", action: string, params: Record<string, unknown>, world: FakeWorld, region: string): AuthRequest[] {
+export function authRequestsFor(service: "ec2" | "ssm" | "logs", action: string, params: Record<string, unknown>, world: FakeWorld, region: string): AuthRequest[] {
   const ec2 = (type: string, id: string) => `arn:${TEST_PARTITION}:ec2:${region}:${TEST_ACCOUNT}:${type}/${id}`;
   const resourceTags = (id: string): Record<string, string> => (world.instances.get(id) ?? world.volumes.get(id) ?? world.snapshots.get(id))?.tags ?? {};
   const typeOf = (id: string) => (id.startsWith("vol-") ? "volume" : id.startsWith("snap-") ? "snapshot" : "instance");
@@ -120,6 +120,10 @@ export function authRequestsFor(service: "ec2" | "ssm", action: string, params: 
     }
   }
   const b = params;
+  if (service === "logs") {
+    // CloudWatch Logs authorizes GetLogEvents on the stream's ARN.
+    return [{ action: `logs:${action}`, resource: `arn:${TEST_PARTITION}:logs:${region}:${TEST_ACCOUNT}:log-group:${String(b.logGroupName)}:log-stream:${String(b.logStreamName)}`, context: {} }];
+  }
   const ssmDoc = (name: string) => `arn:${TEST_PARTITION}:ssm:${region}::document/${name}`;
   const ssmOn = (act: string, id: string): AuthRequest => ({ action: act, resource: ec2("instance", id), context: tagContext("ssm:resourceTag", resourceTags(id)) });
   switch (action) {
@@ -145,7 +149,7 @@ export function authRequestsFor(service: "ec2" | "ssm", action: string, params: 
 /** An authorizer for FakeWorld.authorize that enforces the policy and remembers each request it checked. */
 export function policyAuthorizer(policy: import("../../../backend/providers/ec2/iam-policy").IamPolicyDocument, region = "us-east-1") {
   const checked: AuthRequest[] = [];
-  const authorize = (service: "ec2" | "ssm", action: string, params: Record<string, unknown>, world: FakeWorld): string | null => {
+  const authorize = (service: "ec2" | "ssm" | "logs", action: string, params: Record<string, unknown>, world: FakeWorld): string | null => {
     const reqs = authRequestsFor(service, action, params, world, region);
     checked.push(...reqs);
     const denied = firstDenied(policy, reqs);

@@ -38,9 +38,11 @@ function sendCommand(world: FakeWorld, b: Body): unknown {
   if (ids.length === 1 && offline.length) throw new AwsFault("InvalidInstanceId", "Instances [[" + ids[0] + "]] not in a valid state for account 123456789012");
   const commands = ((b.Parameters as Record<string, string[]>)?.commands ?? []) as string[];
   const commandId = randomBytes(16).toString("hex").replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, "$1-$2-$3-$4-$5");
+  const cw = b.CloudWatchOutputConfig as { CloudWatchOutputEnabled?: boolean; CloudWatchLogGroupName?: string } | undefined;
+  const request = { commandId, parameters: (b.Parameters as Record<string, string[]>) ?? {}, cloudWatchLogGroup: cw?.CloudWatchOutputEnabled ? (cw.CloudWatchLogGroupName ?? `/aws/ssm/${String(b.DocumentName)}`) : null };
   for (const id of ids) {
-    const result = offline.includes(id) ? { status: "Undeliverable", stdout: "", stderr: "" } : world.commandHandler(id, commands, world);
-    world.commands.set(commandKey(commandId, id), { commandId, instanceId: id, commands, status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", polls: 0 });
+    const result = offline.includes(id) ? { status: "Undeliverable", stdout: "", stderr: "" } : world.commandHandler(id, commands, world, request);
+    world.commands.set(commandKey(commandId, id), { commandId, instanceId: id, commands, status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", polls: 0, ...("live" in result && result.live ? { live: result.live } : {}) });
   }
   return { Command: { CommandId: commandId, DocumentName: b.DocumentName, InstanceIds: ids, Status: "Pending", Parameters: b.Parameters } };
 }
@@ -49,6 +51,25 @@ function getCommandInvocation(world: FakeWorld, b: Body): unknown {
   const c = world.commands.get(commandKey(String(b.CommandId), String(b.InstanceId)));
   if (!c) throw new AwsFault("InvocationDoesNotExist", "");
   c.polls++;
+  if (c.live) {
+    // Right after SendCommand the invocation is often not visible yet.
+    if (c.polls === 1) throw new AwsFault("InvocationDoesNotExist", "");
+    const status = c.live.status();
+    const done = status !== "InProgress" && status !== "Pending";
+    return {
+      CommandId: c.commandId,
+      InstanceId: c.instanceId,
+      DocumentName: "AWS-RunShellScript",
+      PluginName: "aws:runShellScript",
+      Status: status,
+      StatusDetails: c.live.statusDetails(),
+      ResponseCode: c.live.responseCode(),
+      ExecutionEndDateTime: c.live.endedAt(),
+      // Filled only once the command has finished: the first 24,000 characters of stdout, 8,000 of stderr.
+      StandardOutputContent: done ? c.live.stdout().slice(0, 24_000) : "",
+      StandardErrorContent: done ? c.live.stderr().slice(0, 8_000) : "",
+    };
+  }
   // The first poll sees it still running, like the real service usually does.
   const status = c.polls === 1 ? "InProgress" : c.status;
   return {
@@ -122,6 +143,20 @@ function terminateSession(world: FakeWorld, b: Body): unknown {
   return { SessionId: String(b.SessionId) };
 }
 
+/** CancelCommand: asks the agent to stop the command's invocations (on the given instances, or all). */
+function cancelCommand(world: FakeWorld, b: Body): unknown {
+  const id = String(b.CommandId ?? "");
+  const only = (b.InstanceIds as string[] | undefined) ?? null;
+  const found = [...world.commands.values()].filter((c) => c.commandId === id);
+  if (!found.length) throw new AwsFault("InvalidCommandId", "");
+  for (const c of found) {
+    if (only && !only.includes(c.instanceId)) continue;
+    if (c.live) c.live.cancel();
+    else if (c.status === "InProgress" || c.status === "Pending") c.status = "Cancelled";
+  }
+  return {};
+}
+
 export const SSM_ACTIONS: Record<string, (world: FakeWorld, b: Body) => unknown> = {
   DescribeSessions: describeSessions,
   ResumeSession: resumeSession,
@@ -129,5 +164,6 @@ export const SSM_ACTIONS: Record<string, (world: FakeWorld, b: Body) => unknown>
   DescribeInstanceInformation: describeInstanceInformation,
   SendCommand: sendCommand,
   GetCommandInvocation: getCommandInvocation,
+  CancelCommand: cancelCommand,
   StartSession: startSession,
 };
