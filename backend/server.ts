@@ -15,7 +15,7 @@ import type { PoolConfig } from "./config/schema";
 import { adminCostsRouter } from "./api/routes/admin-costs";
 import { createCostPolicies } from "./cost/policies";
 import { LedgerCostService } from "./cost/service";
-import type { JobRunnerHooks } from "./jobs/runners";
+import { needsAwsJobRunners, type JobRunnerHooks } from "./jobs/runners";
 import { Pool } from "./pool/service";
 import { systemClock, type PoolPolicies, type Clock } from "./pool/context";
 import { createMetrics } from "./pool/metrics";
@@ -105,7 +105,8 @@ async function serveOn(server: Server, ready: (h: RequestListener) => void, opti
   const metrics = createMetrics({ defaultMetrics: true });
   const clock = options.clock ?? systemClock;
   const policies = options.policies ?? createCostPolicies(store.db, config);
-  const pool = new Pool({ config, store, provider, log, metrics, policies, clock, jobRunnerHooks: options.jobRunnerHooks });
+  const jobRunnerHooks = options.jobRunnerHooks ?? (await defaultJobRunnerHooks(provider, config));
+  const pool = new Pool({ config, store, provider, log, metrics, policies, clock, jobRunnerHooks });
   await pool.prepare();
 
   if (await ensureAdmin(store, Date.now())) {
@@ -146,4 +147,11 @@ async function serveOn(server: Server, ready: (h: RequestListener) => void, opti
       await store.close();
     },
   };
+}
+
+/** The AWS job runners when this pool needs them; their SDKs load only then. */
+async function defaultJobRunnerHooks(provider: Provider, config: PoolConfig): Promise<JobRunnerHooks | undefined> {
+  if (!needsAwsJobRunners(provider, config)) return undefined;
+  const { awsJobRunnerHooks } = await import("./jobs/runners/aws-hooks.js");
+  return awsJobRunnerHooks(provider, config);
 }

@@ -232,6 +232,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): PoolConfig {
     provider,
     region: region ?? "us-east-1",
     eventsQueueUrl: env.POOL_EVENTS_QUEUE_URL || null,
+    jobsLogGroup: env.POOL_JOBS_LOG_GROUP || null,
     maxInstances,
     currency: fileSettings?.pool.currency ?? "USD",
     warmPolicy: fileSettings?.pool.warmPolicy ?? "static",

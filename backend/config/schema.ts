@@ -178,6 +178,8 @@ export interface PoolConfig {
    * spot watchers are read through SSM instead.
    */
   eventsQueueUrl?: string | null;
+  /** CloudWatch Logs group the EC2 job runner sends Run Command output to (live, whole logs); null: the invocation's output (24,000 characters, at the end). */
+  jobsLogGroup?: string | null;
   maxInstances: number;
   currency: string;
   warmPolicy: "static" | "adaptive";

@@ -7,7 +7,7 @@
  * work (backend/jobs/runners/ec2-ssm.ts `createEc2SsmRunner`, ecs.ts `createEcsRunner`). Until
  * they are passed in as `hooks`, a purpose that needs one is refused with a clear error.
  */
-import type { PurposeConfig } from "../../config/schema";
+import type { PoolConfig, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import type { Provider } from "../../providers/types";
 import type { JobRunner, ProcessProbe } from "../runner";
@@ -73,6 +73,11 @@ export function createJobRunners(provider: Provider, dataDir: string, hooks: Job
       return e?.processAlive ? (e as ProcessProbe) : null;
     },
   };
+}
+
+/** Whether this pool needs the AWS job runners (./aws-hooks.ts, loaded only then: it brings the ECS and Logs SDKs). */
+export function needsAwsJobRunners(provider: Provider, config: Pick<PoolConfig, "purposes">): boolean {
+  return provider.kind === "ec2" || config.purposes.some((p) => p.jobs.runner === "ecs");
 }
 
 /** Runners given directly (tests: the local runner over another provider). */
