@@ -3,7 +3,8 @@
  * codes of contract/errors.ts), for the clients' tests (CLI, extension) independent of the real
  * queue and runners. A job waits `queuedMs`, then "runs" printing the lines of `log` (one per
  * `lineMs`), then ends with the exit code the job's env STUB_EXIT gives (default 0). It records
- * every request it gets, so tests check what the client sent. Not a model of the real backend's
+ * every request it gets, so tests check what the client sent. Single objects are bare, as the
+ * real routes answer (backend/api/routes/jobs.ts). Not a model of the real backend's
  * scheduling: the real one is tested by the jobs-core tests and the CLI's real-backend test.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -127,12 +128,12 @@ export class JobsStub {
         const chunk: JobLogChunk = { jobId: j.view.jobId, offset, nextOffset: offset + Buffer.byteLength(slice), text: slice, complete: ended };
         return send(res, 200, chunk);
       }
-      if (!parts[3] && m === "GET") return send(res, 200, { job: j.view });
+      if (!parts[3] && m === "GET") return send(res, 200, j.view);
       if (!parts[3] && m === "DELETE") {
         if (j.view.endedAt) return send(res, 409, err("JOB_ENDED", `Job ${j.view.jobId} has ended (${j.view.state}); there is nothing to cancel.`));
         j.cancelledAt = Date.now();
         this.advance(j);
-        return send(res, 200, { job: j.view });
+        return send(res, 200, j.view);
       }
     }
     if (parts[1] === "instances" && parts[3] === "keep-alive") {
@@ -142,14 +143,14 @@ export class JobsStub {
         if (!Number.isInteger(b?.pid) || typeof b?.maxHours !== "number") return send(res, 400, err("INVALID_REQUEST", "pid and maxHours are required."));
         const view: KeepAliveView = { instanceId: id, pid: b.pid as number, until: new Date(Date.now() + (b.maxHours as number) * 3_600_000).toISOString(), endedReason: null, costSoFar: 0, currency: "USD" };
         this.holds.set(id, view);
-        return send(res, 201, { keepAlive: view });
+        return send(res, 200, view);
       }
       const hold = this.holds.get(id);
       if (!hold) return send(res, 404, err("NOT_FOUND", `No keep-alive hold on ${id}.`));
-      if (m === "GET") return send(res, 200, { keepAlive: hold });
+      if (m === "GET") return send(res, 200, hold);
       if (m === "DELETE") {
         hold.endedReason = "cancelled";
-        return send(res, 200, { keepAlive: hold });
+        return send(res, 200, hold);
       }
     }
     return send(res, 404, err("NOT_FOUND", "No such route."));
@@ -183,7 +184,7 @@ export class JobsStub {
       currency: "USD",
     };
     this.jobs.set(jobId, { view, request: b, created: now, cancelledAt: null });
-    send(res, 201, { job: view });
+    send(res, 201, view);
   }
 }
 

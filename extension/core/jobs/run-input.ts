@@ -61,7 +61,7 @@ export function validatePid(input: string): string | undefined {
 }
 
 /** The cap a user may ask for here; the backend may hold a lower limit and says so. */
-export const MAX_HOLD_HOURS = 168;
+export const MAX_HOLD_HOURS = 72;
 
 export function validateMaxHours(input: string): string | undefined {
   const n = Number(input.trim());
