@@ -4,7 +4,7 @@ import type { InstanceView } from "../../contract";
 import type { JobView } from "../../contract/jobs";
 import { COMMANDS } from "../command-ids";
 import type { JobStore } from "../core/jobs/job-store";
-import { jobRow, jobRows, jobsSummary, type JobIcon, type JobRow } from "../core/jobs/job-tree-model";
+import { isJobActive, jobRow, jobRows, jobsSummary, type JobIcon, type JobRow } from "../core/jobs/job-tree-model";
 import { appIcon, mainApp } from "../core/apps";
 import { instanceRow, type DetailLine, type InstanceRow, type RowIcon } from "../core/instance-tree-model";
 import type { InstanceStore } from "../core/instance-store";
@@ -107,7 +107,9 @@ export class InstanceTreeProvider implements vscode.TreeDataProvider<Node>, vsco
     const row = instanceRow(node.instance, this.now());
     const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = row.instanceId;
-    item.description = row.description;
+    // An instance a batch job runs on says so (the backend lists it among mine while it runs).
+    const job = this.jobs?.jobs.find((j) => j.instanceId === row.instanceId && isJobActive(j));
+    item.description = job ? `job ${job.scriptName ?? job.jobId} · ${row.description}` : row.description;
     item.tooltip = row.tooltip;
     item.contextValue = row.contextValue;
     // A running instance shows its app (RStudio's VM, Jupyter's notebook); other states their state.

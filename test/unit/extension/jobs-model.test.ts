@@ -4,6 +4,8 @@ import { holdEndedMessage, holdIndicator } from "../../../extension/core/jobs/ho
 import { jobEndedNotice, jobLogFooter, jobLogHeader, JobWatcher } from "../../../extension/core/jobs/job-events";
 import { ENDED_SHOWN, jobRow, jobRows, jobsSummary } from "../../../extension/core/jobs/job-tree-model";
 import { formatEnvInput, isRScript, parseEnvInput, scriptJobRequest, validateEnvInput, validateMaxHours, validatePid } from "../../../extension/core/jobs/run-input";
+import { InstanceWatcher } from "../../../extension/core/instance-events";
+import { anInstance } from "./fakes";
 import { aHold, aJob, ended } from "./job-fakes";
 
 const NOW = Date.parse("2026-11-23T10:00:00Z");
@@ -136,5 +138,14 @@ describe("the keep-alive status bar item", () => {
     assert.match(holdEndedMessage(aHold({ endedReason: "process-ended" }), "big-memory"), /^The keep-alive of big-memory \(i-0123456789abcdef0\) ended: R process 4242 has finished \(cost while held: \$0\.84\)\. The idle timeout applies again/);
     assert.match(holdEndedMessage(aHold({ endedReason: "cap" })), /reached its cap at 2026-11-23 18:00 UTC while R process 4242 still ran/);
     assert.match(holdEndedMessage(aHold({ endedReason: "instance-ended" })), /ended \(instance-ended\)/);
+  });
+});
+
+describe("an instance a job ran on", () => {
+  it("ending because its job ended is no instance news (the job's notification says it)", () => {
+    const w = new InstanceWatcher();
+    w.update([anInstance({ instanceId: "i-job" }), anInstance({ instanceId: "i-mine" })], NOW);
+    const events = w.update([anInstance({ instanceId: "i-job", state: "releasing", stateReason: "job-ended" }), anInstance({ instanceId: "i-mine", state: "terminated", stateReason: "max-lifetime" })], NOW);
+    assert.deepEqual(events.map((e) => e.kind === "ended" && e.instance.instanceId), ["i-mine"]);
   });
 });
