@@ -127,8 +127,8 @@ export class JobsService implements vscode.Disposable {
   private async announce(job: JobView): Promise<void> {
     const notice = jobEndedNotice(job);
     this.d.log.info(notice.message);
-    const show = notice.level === "error" ? vscode.window.showErrorMessage : notice.level === "warning" ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    const pick = await show(notice.message, "Show Log");
+    const w = vscode.window;
+    const pick = await (notice.level === "error" ? w.showErrorMessage(notice.message, "Show Log") : notice.level === "warning" ? w.showWarningMessage(notice.message, "Show Log") : w.showInformationMessage(notice.message, "Show Log"));
     if (pick === "Show Log") this.openLog(job, true);
   }
 
