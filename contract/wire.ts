@@ -36,6 +36,8 @@ export interface InstanceView {
   app?: AppName;
   /** Every app it serves (the main one first); the extension opens either. */
   apps?: AppName[];
+  /** The batch job running on it (issue #18): not an interactive instance. Absent from older backends and for interactive ones. */
+  jobId?: string;
 }
 
 export interface MeResponse {

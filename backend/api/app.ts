@@ -15,6 +15,7 @@ import { heartbeatFastPath } from "./heartbeat-fast-path";
 import { openApiDocument } from "./openapi";
 import { observeRequest } from "./request-log";
 import { adminPoolRouter } from "./routes/admin-pool";
+import { jobsRouter, keepAliveRouter } from "./routes/jobs";
 import { legacyRouter } from "./routes/legacy";
 import { v1Router } from "./routes/v1";
 
@@ -89,8 +90,11 @@ function expressApp(deps: AppDeps, tokens: TokenCache): express.Express {
   });
 
   app.use(requireJsonWhenBody);
+  // Jobs carry scripts: their router checks the token, then parses a larger body itself.
+  app.use("/v1/jobs", rememberMount, jobsRouter(pool, tokens));
   app.use(express.json({ limit: "64kb", strict: true, type: ["application/json", "application/*+json"] }));
   app.use("/v1", rememberMount);
+  app.use("/v1", keepAliveRouter(pool, tokens));
   for (const r of deps.extraV1 ?? []) app.use("/v1", r);
   app.use("/v1", adminPoolRouter(pool, tokens));
   app.use("/v1", v1Router(pool, deps.costs, tokens));

@@ -1,6 +1,7 @@
 /** The OpenAPI 3.1 description of the /v1 API, served at /v1/openapi.json. */
 import { INSTANCE_STATES } from "../../contract";
 import { adminPaths, adminSchemas } from "./openapi-admin";
+import { jobPaths, jobSchemas } from "./openapi-jobs";
 
 const error = { $ref: "#/components/schemas/Error" };
 const errors = (...codes: number[]) =>
@@ -65,11 +66,13 @@ export function openApiDocument(version: string) {
         },
       },
       "/v1/costs": { get: { summary: "Your spending and budget", responses: { "200": json({ $ref: "#/components/schemas/Costs" }), ...errors(401) } } },
+      ...jobPaths,
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {
         ...adminSchemas,
+        ...jobSchemas,
         Error: {
           type: "object",
           required: ["error"],
@@ -123,6 +126,7 @@ export function openApiDocument(version: string) {
             expiresAt: { type: ["string", "null"], format: "date-time" },
             app: { enum: ["rstudio", "jupyter"], description: "The web app the user reaches there" },
             apps: { type: "array", items: { enum: ["rstudio", "jupyter"] }, description: "Every app it serves, the main one first" },
+            jobId: { type: "string", description: "The batch job running on it (absent for interactive instances)" },
           },
         },
         Claim: { type: "object", properties: { instance: { $ref: "#/components/schemas/Instance" }, source: { enum: ["existing", "warm", "launched"] } } },

@@ -31,6 +31,7 @@ export function instanceView(i: Instance, config: PoolConfig): InstanceView {
     replacementId: typeof i.details.replacementId === "string" ? i.details.replacementId : null,
     app: apps[0]!,
     apps,
+    ...(i.jobId ? { jobId: i.jobId } : {}),
   };
 }
 

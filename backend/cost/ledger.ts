@@ -10,6 +10,7 @@ import { loadInstanceHistories, loadSpotPrices, loadVolumes, type HistoryFilter 
 import { loadPurposePrices } from "../store/purpose-prices";
 import { ConfiguredPriceHistory, SpotPriceHistory, type PriceSource } from "./prices";
 import { instanceUsage, volumeUsage, type UsageLine, type Window } from "./usage";
+import { listJobsOverlapping } from "../store/jobs";
 
 /** gp3 in us-east-1, per GB-month. */
 export const DEFAULT_EBS_PRICE_PER_GB_MONTH = 0.08;
@@ -40,10 +41,27 @@ export class Ledger {
     const out: UsageLine[] = [];
     for (const h of await loadInstanceHistories(this.db, w, filter)) out.push(...instanceUsage(h, w, now, prices));
     for (const v of await loadVolumes(this.db, this.config, w.to, filter)) out.push(...volumeUsage(v, this.ebsPricePerGbMonth, w, now));
+    out.push(...(await runnerJobLines(this.db, w, filter)));
     return filter.ownerId === undefined ? out : out.filter((l) => l.account === filter.ownerId);
   }
 
   async spend(window: Window, now: number, filter: HistoryFilter = {}): Promise<number> {
     return (await this.lines(window, now, filter)).reduce((s, l) => s + l.cost, 0);
   }
+}
+
+/**
+ * Jobs that ran outside the pool's instances (ECS): the cost their runner reported, stored when
+ * the job ended, as one line on the job's user at its end. Pool-run jobs need no line of their
+ * own: their instance is billed to the job's user like a claimed one.
+ */
+async function runnerJobLines(db: Kysely<Database>, w: Window, filter: HistoryFilter): Promise<UsageLine[]> {
+  const out: UsageLine[] = [];
+  for (const j of await listJobsOverlapping(db, w.from, w.to)) {
+    if (j.runner !== "ecs" || j.cost === null || j.endedAt === null || j.endedAt < w.from || j.endedAt >= w.to) continue;
+    if (filter.ownerId !== undefined && j.ownerId !== filter.ownerId) continue;
+    if (filter.purpose !== undefined && j.purpose !== filter.purpose) continue;
+    out.push({ kind: "job", instanceId: null, purpose: j.purpose, account: j.ownerId, from: j.startedAt ?? j.endedAt, to: j.endedAt, cost: j.cost });
+  }
+  return out;
 }

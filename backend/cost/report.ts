@@ -8,6 +8,7 @@ import type { Kysely } from "kysely";
 import type { PoolConfig } from "../config/schema";
 import { PoolError } from "../errors";
 import type { Database } from "../store/schema";
+import { listJobsOverlapping } from "../store/jobs";
 import { Ledger } from "./ledger";
 import { parseMonth, roundMoney } from "./money";
 import { POOL_ACCOUNT, type UsageLine } from "./usage";
@@ -36,6 +37,14 @@ export interface CostReport {
   rows: ReportRow[];
   /** Over all lines once (by tag, rows overlap when a purpose has several tags). */
   total: ReportRow;
+  /** Batch jobs of the month per user (issue #18): how many ran and what they cost (already inside the rows above). */
+  jobs?: JobCostRow[];
+}
+
+export interface JobCostRow {
+  user: string;
+  jobs: number;
+  cost: number;
 }
 
 export interface ReportRequest {
@@ -107,7 +116,23 @@ export async function buildReport(db: Kysely<Database>, config: PoolConfig, requ
   const window = parseMonth(request.month)!;
   const lines = await new Ledger(db, config).lines(window, now);
   const { rows, total } = groupLines(lines, request.by, config);
-  return { month: request.month, by: request.by, currency: config.currency, asOf: new Date(Math.min(now, window.to)).toISOString(), rows, total };
+  const jobs = await jobCosts(db, lines, window);
+  return { month: request.month, by: request.by, currency: config.currency, asOf: new Date(Math.min(now, window.to)).toISOString(), rows, total, ...(jobs.length ? { jobs } : {}) };
+}
+
+/** Per user, the jobs that overlap the month and their cost: the user's lines on the jobs' instances, and the runner-billed (ECS) lines. */
+async function jobCosts(db: Kysely<Database>, lines: UsageLine[], window: { from: number; to: number }): Promise<JobCostRow[]> {
+  const jobs = await listJobsOverlapping(db, window.from, window.to);
+  if (jobs.length === 0) return [];
+  const ownerOf = new Map(jobs.filter((j) => j.instanceId).map((j) => [j.instanceId!, j.ownerId]));
+  const rows = new Map<string, JobCostRow>();
+  const row = (user: string) => rows.get(user) ?? rows.set(user, { user, jobs: 0, cost: 0 }).get(user)!;
+  for (const j of jobs) row(j.ownerId).jobs++;
+  for (const l of lines) {
+    if (l.kind === "job") row(l.account).cost += l.cost;
+    else if (l.kind === "instance" && l.instanceId && ownerOf.get(l.instanceId) === l.account) row(l.account).cost += l.cost;
+  }
+  return [...rows.values()].map((r) => ({ ...r, cost: roundMoney(r.cost) })).sort((a, b) => b.cost - a.cost || a.user.localeCompare(b.user));
 }
 
 const COLUMNS: Array<keyof ReportRow> = ["key", "instanceHours", "instanceCost", "warmIdleCost", "volumeCost", "total"];
@@ -129,7 +154,8 @@ export function reportTable(report: CostReport): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   const title = `Costs for ${report.month} by ${report.by} (as of ${report.asOf})`;
-  return `${[title, line(rows[0]!), ...rows.slice(1, -1).map(line), line(rows[rows.length - 1]!)].join("\n")}\n`;
+  const jobs = report.jobs?.length ? ["", `Batch jobs (included above): ${report.jobs.map((j) => `${j.user} ${j.jobs} job${j.jobs === 1 ? "" : "s"} ${j.cost.toFixed(2)}`).join(", ")}`] : [];
+  return `${[title, line(rows[0]!), ...rows.slice(1, -1).map(line), line(rows[rows.length - 1]!), ...jobs].join("\n")}\n`;
 }
 
 export function renderReport(report: CostReport, format: string): string {

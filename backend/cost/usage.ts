@@ -41,8 +41,9 @@ export interface Window {
 }
 
 export interface UsageLine {
-  kind: "instance" | "volume";
-  /** The instance, or null for a volume. */
+  /** "job": a batch job run outside the pool's instances (ECS), billed by its runner (issue #18). */
+  kind: "instance" | "volume" | "job";
+  /** The instance, or null for a volume or a job. */
   instanceId: string | null;
   purpose: string;
   account: string;

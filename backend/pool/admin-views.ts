@@ -54,6 +54,7 @@ export const EVENT_KINDS = [
   "launch-requested", "launched", "launch-retry", "launch-failed", "running", "assigned", "released", "reaped",
   "expired", "busy-extended", "lost", "interrupted", "adopted", "terminated", "orphan-terminated", "scaled-down", "boot-timeout",
   "resurfaced", "interruption-warning", "rebalance-recommendation",
+  "job-queued", "job-starting", "job-running", "job-succeeded", "job-failed", "job-cancelled", "keep-alive-set", "keep-alive-ended",
 ] as const satisfies readonly EventKind[];
 // Fails to compile when an event kind is added to the store but not here.
 const allKindsListed: Exclude<EventKind, (typeof EVENT_KINDS)[number]> extends never ? true : never = true;

@@ -14,6 +14,8 @@ import type { CostReport, ReportRequest } from "../cost/report";
 import type { Instance } from "../store/instances";
 import type { TokenOwner } from "../store/users";
 import type { ConnectionResponse, EndSessionResponse, ResumeSessionResponse } from "../../contract";
+import type { JobLogChunk, JobView, KeepAliveRequest, KeepAliveView } from "../../contract/jobs";
+import type { JobRequestBody } from "../jobs/submit";
 import type { AdminInstance, EventFilter, EventPage } from "./admin-views";
 import type { ClaimOutcome } from "./claims";
 import type { PoolMetrics } from "./metrics";
@@ -66,4 +68,18 @@ export interface PlatformOperations {
 export type { Instance, TokenOwner };
 export { hashToken } from "../store/users";
 
-export interface PoolApi extends UserOperations, ServiceOperations, AdminOperations, PlatformOperations {}
+/** A user's batch jobs and keep-alive holds (issue #18). */
+export interface JobOperations {
+  submitJob(userId: string, request: JobRequestBody): Promise<JobView>;
+  listJobs(userId: string): Promise<JobView[]>;
+  getJob(userId: string, id: string): Promise<JobView>;
+  /** The log's text from `offset` (bytes), and whether it is complete. */
+  jobLog(userId: string, id: string, offset: number): Promise<JobLogChunk>;
+  /** Cancels a queued or running job (JOB_ENDED once it ended). */
+  cancelJob(userId: string, id: string): Promise<JobView>;
+  setKeepAlive(userId: string, instanceId: string, request: KeepAliveRequest): Promise<KeepAliveView>;
+  getKeepAlive(userId: string, instanceId: string): Promise<KeepAliveView>;
+  endKeepAlive(userId: string, instanceId: string): Promise<KeepAliveView>;
+}
+
+export interface PoolApi extends UserOperations, ServiceOperations, AdminOperations, PlatformOperations, JobOperations {}

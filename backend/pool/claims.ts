@@ -59,11 +59,13 @@ async function claimInTransaction(
   idleMs: number,
   actor: string,
   zones: string[],
+  jobId: string | null = null,
 ): Promise<ClaimOutcome> {
   const now = ctx.clock.now();
   await lockPurpose(trx, purpose.name, now);
 
-  const existing = await findServingByOwner(trx, userId, purpose.name);
+  // A batch job gets an instance of its own, never the one its user works in (issue #18).
+  const existing = jobId ? null : await findServingByOwner(trx, userId, purpose.name);
   if (existing) return { instance: existing, source: "existing" };
 
   await ctx.policies.checkClaimAllowed(userId, purpose, now, trx);
@@ -73,7 +75,7 @@ async function claimInTransaction(
   if (free && zones.length && ctx.provider.handOverOnlyInPreferredZones && !zones.includes(free.availabilityZone ?? "")) free = null;
   if (free) {
     const deadline = now + idleMs;
-    const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now };
+    const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now, ...(jobId ? { jobId } : {}) };
     const won = await updateInstance(trx, free.id, patch, { states: ["running"], ownerId: null });
     if (won) {
       await recordEvent(trx, { at: now, instanceId: free.id, userId, purpose: purpose.name, kind: "assigned", reason: "warm", actor });
@@ -87,7 +89,7 @@ async function claimInTransaction(
     const starting = await findFreeStarting(trx, purpose.name);
     if (!starting) return null;
     const deadline = now + idleMs;
-    const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now };
+    const patch = { ownerId: userId, lastOwnerId: userId, assignedAt: now, idleDeadline: deadline, updatedAt: now, ...(jobId ? { jobId } : {}) };
     if (!(await updateInstance(trx, starting.id, patch, { states: ["launching", "booting"], ownerId: null }))) return null;
     await recordEvent(trx, { at: now, instanceId: starting.id, userId, purpose: purpose.name, kind: "assigned", reason: "warm-starting", actor });
     return { instance: { ...starting, ...patch }, source: "warm" };
@@ -111,7 +113,7 @@ async function claimInTransaction(
       `The pool is at its maximum of ${ctx.config.maxInstances} instances. Try again later or ask an admin to raise the limit.`,
     );
   }
-  const row = newLaunchRow(ctx, purpose, now, userId, now + idleMs);
+  const row = { ...newLaunchRow(ctx, purpose, now, userId, now + idleMs), jobId };
   await createInstance(
     ctx,
     row,
@@ -124,12 +126,19 @@ async function claimInTransaction(
   return { instance: row, source: "launched" };
 }
 
-export async function claimInstance(ctx: PoolContext, userId: string, purpose: PurposeConfig, actor = `user:${userId}`): Promise<ClaimOutcome> {
+export async function claimInstance(
+  ctx: PoolContext,
+  userId: string,
+  purpose: PurposeConfig,
+  actor = `user:${userId}`,
+  /** A batch job's claim: its own instance (never the user's interactive one), marked with the job. */
+  options: { jobId?: string } = {},
+): Promise<ClaimOutcome> {
   const started = process.hrtime.bigint();
   const idleMs = await ctx.policies.idleTimeoutMs(userId, purpose, ctx.clock.now());
   const zones = await preferredZones(ctx, userId, purpose);
   try {
-    const outcome = await ctx.db.transaction().execute((trx) => claimInTransaction(ctx, trx, userId, purpose, idleMs, actor, zones));
+    const outcome = await ctx.db.transaction().execute((trx) => claimInTransaction(ctx, trx, userId, purpose, idleMs, actor, zones, options.jobId ?? null));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     ctx.metrics.claims.inc({ purpose: purpose.name, source: outcome.source });
     ctx.metrics.claimSeconds.observe({ purpose: purpose.name, source: outcome.source }, seconds);

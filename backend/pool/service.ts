@@ -30,6 +30,13 @@ import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseIn
 import { silentLogger } from "../log";
 import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
 import { adminEvents, adminInstances, type AdminInstance, type EventFilter, type EventPage } from "./admin-views";
+import type { JobLogChunk, JobView, KeepAliveRequest, KeepAliveView } from "../../contract/jobs";
+import type { JobsContext } from "../jobs/context";
+import { endKeepAlive, getKeepAlive, setKeepAlive } from "../jobs/keep-alive";
+import { JobsLoop } from "../jobs/loop";
+import { createJobRunners, type JobRunnerHooks, type JobRunners } from "../jobs/runners";
+import { cancelJob, getJobView, listJobs, readJobLog, submit } from "../jobs/service";
+import type { JobRequestBody } from "../jobs/submit";
 
 export interface PoolOptions {
   config: PoolConfig;
@@ -39,6 +46,12 @@ export interface PoolOptions {
   log?: Logger;
   metrics?: PoolMetrics;
   policies?: PoolPolicies;
+  /** Job runners (default: chosen by the provider's kind; see backend/jobs/runners/index.ts). */
+  jobRunners?: JobRunners;
+  /** The EC2 SSM and ECS runners, wired by the composition root. */
+  jobRunnerHooks?: JobRunnerHooks;
+  /** Period of the jobs loop (default 1 s). */
+  jobsPeriodMs?: number;
 }
 
 export class Pool implements PoolApi {
@@ -46,6 +59,9 @@ export class Pool implements PoolApi {
   readonly loop: LifecycleLoop;
   /** Beside the loop: what the provider observes of the live instances (spot warnings). */
   readonly observations: ObservationLoop;
+  /** Beside the loop: batch jobs and keep-alive holds (issue #18). */
+  readonly jobs: JobsLoop;
+  readonly jobsCtx: JobsContext;
 
   constructor(options: PoolOptions) {
     this.ctx = {
@@ -60,6 +76,12 @@ export class Pool implements PoolApi {
     };
     this.loop = new LifecycleLoop(this.ctx);
     this.observations = new ObservationLoop(this.ctx, { holdsLease: () => this.loop.holdsLease(), kick: () => this.loop.kick() });
+    this.jobsCtx = {
+      ...this.ctx,
+      runners: options.jobRunners ?? createJobRunners(options.provider, options.config.dataDir, options.jobRunnerHooks),
+      kickLifecycle: () => this.loop.kick(),
+    };
+    this.jobs = new JobsLoop(this.jobsCtx, { holdsLease: () => this.loop.holdsLease() }, options.jobsPeriodMs);
   }
 
   get db(): Kysely<Database> {
@@ -177,12 +199,50 @@ export class Pool implements PoolApi {
     return adminEvents(this.ctx.db, filter);
   }
 
+  async submitJob(userId: string, request: JobRequestBody): Promise<JobView> {
+    const view = await submit(this.jobsCtx, userId, request);
+    this.jobs.kick();
+    return view;
+  }
+
+  listJobs(userId: string): Promise<JobView[]> {
+    return listJobs(this.jobsCtx, userId);
+  }
+
+  getJob(userId: string, id: string): Promise<JobView> {
+    return getJobView(this.jobsCtx, userId, id);
+  }
+
+  jobLog(userId: string, id: string, offset: number): Promise<JobLogChunk> {
+    return readJobLog(this.jobsCtx, userId, id, offset);
+  }
+
+  async cancelJob(userId: string, id: string): Promise<JobView> {
+    const view = await cancelJob(this.jobsCtx, userId, id);
+    this.jobs.kick();
+    return view;
+  }
+
+  setKeepAlive(userId: string, instanceId: string, request: KeepAliveRequest): Promise<KeepAliveView> {
+    return setKeepAlive(this.jobsCtx, userId, instanceId, request);
+  }
+
+  getKeepAlive(userId: string, instanceId: string): Promise<KeepAliveView> {
+    return getKeepAlive(this.jobsCtx, userId, instanceId);
+  }
+
+  endKeepAlive(userId: string, instanceId: string): Promise<KeepAliveView> {
+    return endKeepAlive(this.jobsCtx, userId, instanceId);
+  }
+
   start(): void {
     this.loop.start();
     this.observations.start();
+    this.jobs.start();
   }
 
   async stop(): Promise<void> {
+    await this.jobs.stop();
     await this.observations.stop();
     await this.loop.stop();
   }

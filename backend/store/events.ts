@@ -23,7 +23,15 @@ export type EventKind =
   | "boot-timeout"
   | "resurfaced"
   | "interruption-warning"
-  | "rebalance-recommendation";
+  | "rebalance-recommendation"
+  | "job-queued"
+  | "job-starting"
+  | "job-running"
+  | "job-succeeded"
+  | "job-failed"
+  | "job-cancelled"
+  | "keep-alive-set"
+  | "keep-alive-ended";
 
 export interface NewEvent {
   at: number;

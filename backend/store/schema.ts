@@ -99,6 +99,43 @@ export interface WarmCalibrationTable {
   updated_at: number;
 }
 
+/** A batch job (issue #18). */
+export interface JobsTable {
+  id: string;
+  owner_id: string;
+  purpose: string;
+  runner: string;
+  state: string;
+  state_reason: string | null;
+  script_name: string | null;
+  /** JSON: script or command, args, env, files. Emptied once the job ended (its env may hold secrets). */
+  spec: string;
+  spec_bytes: number;
+  instance_id: string | null;
+  run_ref: string | null;
+  exit_code: number | null;
+  created_at: number;
+  placed_at: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+  deadline_at: number | null;
+  cost: number | null;
+  finalized_at: number | null;
+  updated_at: number;
+}
+
+/** "Keep this instance until this process ends, at most N hours": one hold per instance. */
+export interface KeepAliveHoldsTable {
+  instance_id: string;
+  owner_id: string;
+  pid: number;
+  started_at: number;
+  until_at: number;
+  ended_at: number | null;
+  ended_reason: string | null;
+  updated_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   api_tokens: ApiTokensTable;
@@ -109,4 +146,6 @@ export interface Database {
   spot_prices: SpotPricesTable;
   purpose_prices: PurposePricesTable;
   warm_calibration: WarmCalibrationTable;
+  jobs: JobsTable;
+  keep_alive_holds: KeepAliveHoldsTable;
 }

@@ -76,3 +76,12 @@ test("no SQL outside store/", () => {
   );
   assert.deepEqual(sqlOutside, []);
 });
+
+test("only the jobs' transition owner writes a job's state", () => {
+  const backend = sources("backend").filter((f) => !f.includes("/migrations/"));
+  const writers = backend.filter((f) => f !== "backend/store/jobs.ts" && readFileSync(path.join(ROOT, f), "utf8").includes("writeJobStateGuarded"));
+  assert.deepEqual(writers, ["backend/jobs/transitions.ts"]);
+  // updateJob's patch type has no state; the store's one UPDATE that sets it is writeJobStateGuarded.
+  const text = readFileSync(path.join(ROOT, "backend/store/jobs.ts"), "utf8");
+  assert.equal([...text.matchAll(/state: to/g)].length, 1);
+});
