@@ -156,8 +156,13 @@ async function showJobLog(s: Services, target: JobTarget): Promise<void> {
 
 async function keepAliveUntilJobEnds(s: Services, target: Node | string | undefined): Promise<void> {
   if (!(await s.requireToken())) return;
-  const inst: InstanceView | undefined = await resolveInstance(s, target, (i) => i.state === "running");
+  // Interactive instances only: a batch job's instance is held by its job already.
+  const inst: InstanceView | undefined = await resolveInstance(s, target, (i) => i.state === "running" && !i.jobId);
   if (!inst) return;
+  if (inst.jobId) {
+    void vscode.window.showInformationMessage(`${inst.instanceId} runs job ${inst.jobId}: it is kept until that job ends already.`);
+    return;
+  }
   const current = s.jobs.holdOn(inst.instanceId);
   const pidText = await vscode.window.showInputBox({
     title: `Keep ${inst.purpose} alive until an R process ends (1/2)`,

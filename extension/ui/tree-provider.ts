@@ -108,8 +108,9 @@ export class InstanceTreeProvider implements vscode.TreeDataProvider<Node>, vsco
     const item = new vscode.TreeItem(row.label, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = row.instanceId;
     // An instance a batch job runs on says so (the backend lists it among mine while it runs).
-    const job = this.jobs?.jobs.find((j) => j.instanceId === row.instanceId && isJobActive(j));
-    item.description = job ? `job ${job.scriptName ?? job.jobId} · ${row.description}` : row.description;
+    const jobId = node.instance.jobId;
+    const job = jobId ? this.jobs?.find(jobId) : this.jobs?.jobs.find((j) => j.instanceId === row.instanceId && isJobActive(j));
+    item.description = job || jobId ? `job ${job?.scriptName ?? jobId} · ${row.description}` : row.description;
     item.tooltip = row.tooltip;
     item.contextValue = row.contextValue;
     // A running instance shows its app (RStudio's VM, Jupyter's notebook); other states their state.

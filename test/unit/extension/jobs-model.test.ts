@@ -144,8 +144,15 @@ describe("the keep-alive status bar item", () => {
 describe("an instance a job ran on", () => {
   it("ending because its job ended is no instance news (the job's notification says it)", () => {
     const w = new InstanceWatcher();
-    w.update([anInstance({ instanceId: "i-job" }), anInstance({ instanceId: "i-mine" })], NOW);
-    const events = w.update([anInstance({ instanceId: "i-job", state: "releasing", stateReason: "job-ended" }), anInstance({ instanceId: "i-mine", state: "terminated", stateReason: "max-lifetime" })], NOW);
+    w.update([anInstance({ instanceId: "i-job" }), anInstance({ instanceId: "i-job2", jobId: "job-2" }), anInstance({ instanceId: "i-mine" })], NOW);
+    const events = w.update(
+      [
+        anInstance({ instanceId: "i-job", state: "releasing", stateReason: "job-ended" }),
+        anInstance({ instanceId: "i-job2", jobId: "job-2", state: "terminated", stateReason: "lost" }),
+        anInstance({ instanceId: "i-mine", state: "terminated", stateReason: "max-lifetime" }),
+      ],
+      NOW,
+    );
     assert.deepEqual(events.map((e) => e.kind === "ended" && e.instance.instanceId), ["i-mine"]);
   });
 });
