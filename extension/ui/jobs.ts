@@ -35,6 +35,8 @@ export interface JobsServiceDeps {
   instances: InstanceStore;
   treeView: vscode.TreeView<unknown>;
   refreshTree: () => void;
+  /** A job ended: its instance is released and its cost booked, so the instances and costs change too. */
+  onJobEnded: () => void;
 }
 
 interface JobLog {
@@ -111,7 +113,9 @@ export class JobsService implements vscode.Disposable {
   private onJobsChanged(): void {
     this.d.refreshTree();
     if (this.store.hasLoaded && !this.store.error) {
-      for (const job of this.watcher.update(this.store.jobs)) void this.announce(job);
+      const ended = this.watcher.update(this.store.jobs);
+      for (const job of ended) void this.announce(job);
+      if (ended.length) this.d.onJobEnded();
     }
     this.updatePolling();
   }

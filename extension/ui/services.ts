@@ -77,7 +77,10 @@ export class Services implements vscode.Disposable {
     const jobStore = new JobStore(this.client, this.log);
     this.tree = new InstanceTreeProvider(this.store, Date.now, jobStore);
     this.treeView = vscode.window.createTreeView(TREE_VIEW_ID, { treeDataProvider: this.tree, showCollapseAll: false });
-    this.jobs = new JobsService({ store: jobStore, client: this.client, log: this.log, tokens: this.tokens, instances: this.store, treeView: this.treeView, refreshTree: () => this.tree.refresh() });
+    this.jobs = new JobsService({ store: jobStore, client: this.client, log: this.log, tokens: this.tokens, instances: this.store, treeView: this.treeView, refreshTree: () => this.tree.refresh(), onJobEnded: () => {
+      void this.poller.refresh();
+      void this.costPoller.refresh();
+    } });
     this.poller = new Poller(() => this.store.refresh(), () => (this.replacing.size > 0 ? REPLACING_POLL_MS : this.treeVisible ? VISIBLE_POLL_MS : BACKGROUND_POLL_MS), systemClock);
     this.costPoller = new Poller(() => this.refreshCosts(), () => COST_POLL_MS, systemClock);
     this.monitor = new ActivityMonitor(systemClock);

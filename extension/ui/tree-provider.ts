@@ -110,7 +110,8 @@ export class InstanceTreeProvider implements vscode.TreeDataProvider<Node>, vsco
     // An instance a batch job runs on says so (the backend lists it among mine while it runs).
     const jobId = node.instance.jobId;
     const job = jobId ? this.jobs?.find(jobId) : this.jobs?.jobs.find((j) => j.instanceId === row.instanceId && isJobActive(j));
-    item.description = job || jobId ? `job ${job?.scriptName ?? jobId} · ${row.description}` : row.description;
+    const runsJob = row.contextValue !== "instance.ended" && (job ? isJobActive(job) : Boolean(jobId));
+    item.description = runsJob ? `job ${job?.scriptName ?? jobId} · ${row.description}` : row.description;
     item.tooltip = row.tooltip;
     item.contextValue = row.contextValue;
     // A running instance shows its app (RStudio's VM, Jupyter's notebook); other states their state.

@@ -134,6 +134,8 @@ e2eTest("e2e: Run R Script on Pool on an open .R file, its log, its end with the
         assert.match(row.text, /\$\d/);
         const rows = await wb.treeRows();
         assert.ok(rows.some((r) => /Jobs/.test(r.label + r.text) && /1 ended/.test(r.label + r.text)), `the Jobs node sums up: ${JSON.stringify(rows)}`);
+        // Its instance was released when it ended: the tree stops showing it running the job.
+        await waitFor("the job's instance to leave 'running'", async () => !(await wb.treeRows()).some((r) => /job model\.R · running/.test(r.text)), { timeoutMs: 30_000 });
         await wb.shot("jobs-node");
       });
 
