@@ -74,6 +74,16 @@ export interface RunInput {
   files: string[];
 }
 
+/**
+ * The script's name on the instance: the backend takes a plain file name (letters, digits,
+ * . _ -, starting with a letter or digit, at most 100 characters): others become _.
+ */
+export function jobScriptName(file: string): string {
+  let safe = path.basename(file).replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]+/, "");
+  if (safe.length > 100) safe = safe.slice(0, 98) + safe.slice(-2);
+  return safe || "job.R";
+}
+
 /** The POST /v1/jobs body for `job run`. Missing files and oversized uploads fail here, before anything is sent. */
 export function buildJobRequest(input: RunInput, cwd: string, reader: FileReader): JobRequest {
   const env = parseEnvPairs(input.env);
@@ -99,7 +109,7 @@ export function buildJobRequest(input: RunInput, cwd: string, reader: FileReader
     seen.set(dest, f);
     return { path: dest, contentBase64: reader.read(path.resolve(cwd, f)).toString("base64") };
   });
-  const scriptName = path.basename(input.script);
+  const scriptName = jobScriptName(input.script);
   if (seen.has(scriptName)) throw new JobCliError("INVALID_REQUEST", `--file ${seen.get(scriptName)} has the script's own name ${scriptName}`, EXIT.usage);
   return {
     ...(input.purpose ? { purpose: input.purpose } : {}),

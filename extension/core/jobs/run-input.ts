@@ -43,13 +43,25 @@ export function formatEnvInput(env: Record<string, string>): string {
   return Object.entries(env).map(([k, v]) => `${k}=${v.replace(/;/g, "\\;")}`).join("; ");
 }
 
+/**
+ * The name the job's script gets on the instance: the backend takes a plain file name
+ * (letters, digits, . _ -, starting with a letter or digit, at most 100), so "my model (v2).R"
+ * becomes "my_model__v2_.R".
+ */
+export function jobScriptName(fileName: string): string {
+  const base = fileName.split(/[\\/]/).pop() || "script.R";
+  const withExt = isRScript(base) ? base : `${base}.R`;
+  let safe = withExt.replace(/[^A-Za-z0-9._-]/g, "_").replace(/^[^A-Za-z0-9]+/, "");
+  if (safe.length > 100) safe = safe.slice(0, 98) + safe.slice(-2);
+  return isRScript(safe) && safe.length > 2 ? safe : "script.R";
+}
+
 /** The body of POST /v1/jobs for a script open in the editor. */
 export function scriptJobRequest(fileName: string, text: string, purpose: string | undefined, env: Record<string, string>): JobRequest {
-  const base = fileName.split(/[\\/]/).pop() || "script.R";
   return {
     ...(purpose ? { purpose } : {}),
     script: text,
-    scriptName: isRScript(base) ? base : `${base}.R`,
+    scriptName: jobScriptName(fileName),
     ...(Object.keys(env).length ? { env } : {}),
   };
 }

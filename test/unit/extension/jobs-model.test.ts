@@ -35,6 +35,11 @@ describe("Run R Script on Pool: the inputs", () => {
     assert.deepEqual(scriptJobRequest("/home/a/proj/model.R", "cat(1)", "big-memory", { M: "x" }), { purpose: "big-memory", script: "cat(1)", scriptName: "model.R", env: { M: "x" } });
     assert.deepEqual(scriptJobRequest("C:\\\\p\\\\fit.r", "1", undefined, {}), { script: "1", scriptName: "fit.r" });
     assert.equal(scriptJobRequest("Untitled-1", "1", undefined, {}).scriptName, "Untitled-1.R");
+    // The backend takes plain file names only.
+    assert.equal(scriptJobRequest("/w/my model (v2).R", "1", undefined, {}).scriptName, "my_model__v2_.R");
+    assert.equal(scriptJobRequest("/w/.hidden.R", "1", undefined, {}).scriptName, "hidden.R");
+    assert.equal(scriptJobRequest("/w/é.R", "1", undefined, {}).scriptName, "script.R");
+    assert.equal(scriptJobRequest(`/w/${"a".repeat(150)}.R`, "1", undefined, {}).scriptName!.length, 100);
   });
 
   it("checks the pid and the hours cap", () => {

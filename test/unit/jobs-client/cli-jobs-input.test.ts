@@ -55,6 +55,11 @@ describe("job run arguments", () => {
     });
   });
 
+  it("gives the script a plain file name, as the backend takes", () => {
+    const req = buildJobRequest({ script: "my model.R", args: [], env: [], files: [] }, "/p", files({ "/p/my model.R": "1" }));
+    assert.equal(req.scriptName, "my_model.R");
+  });
+
   it("leaves out what was not given (the backend's default purpose applies)", () => {
     assert.deepEqual(buildJobRequest({ script: "/abs/m.R", args: [], env: [], files: [] }, "/p", files({ "/abs/m.R": "1" })), { script: "1", scriptName: "m.R" });
   });
