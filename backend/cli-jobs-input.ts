@@ -33,15 +33,20 @@ export const EXIT = {
 /** Environment variable names a job may set: what a POSIX shell accepts. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** `--env K=V` (repeatable); the value may contain `=`. A later K wins, as in a shell. */
-export function parseEnvPairs(pairs: readonly string[]): Record<string, string> {
+/**
+ * `--env NAME=value` (repeatable); the value may contain `=`; a later NAME wins, as in a shell.
+ * `--env NAME` alone takes the value from the CLI's own environment (as `docker run -e NAME`
+ * does), so a secret need not be written on a command line that `ps` shows.
+ */
+export function parseEnvPairs(pairs: readonly string[], own: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf("=");
     const name = eq < 0 ? pair : pair.slice(0, eq);
-    if (eq < 0) throw new JobCliError("INVALID_REQUEST", `--env ${pair}: expected NAME=value (for example --env MODEL_CONFIG=small.yaml)`, EXIT.usage);
-    if (!ENV_NAME.test(name)) throw new JobCliError("INVALID_REQUEST", `--env ${pair}: "${name}" is not a variable name (letters, digits and _, not starting with a digit)`, EXIT.usage);
-    env[name] = pair.slice(eq + 1);
+    if (!ENV_NAME.test(name)) throw new JobCliError("INVALID_REQUEST", `--env ${pair}: "${name}" is not a variable name (letters, digits and _, not starting with a digit); use NAME=value or NAME`, EXIT.usage);
+    if (eq >= 0) env[name] = pair.slice(eq + 1);
+    else if (own[name] !== undefined) env[name] = own[name]!;
+    else throw new JobCliError("INVALID_REQUEST", `--env ${name}: ${name} is not set in your environment; give it as --env ${name}=value or export it first`, EXIT.usage);
   }
   return env;
 }
@@ -67,6 +72,8 @@ export interface FileReader {
 }
 
 export interface RunInput {
+  /** The CLI's own environment, for `--env NAME` without a value. */
+  ownEnv?: Record<string, string | undefined>;
   script: string;
   args: string[];
   purpose?: string;
@@ -86,7 +93,7 @@ export function jobScriptName(file: string): string {
 
 /** The POST /v1/jobs body for `job run`. Missing files and oversized uploads fail here, before anything is sent. */
 export function buildJobRequest(input: RunInput, cwd: string, reader: FileReader): JobRequest {
-  const env = parseEnvPairs(input.env);
+  const env = parseEnvPairs(input.env, input.ownEnv);
   const all = [input.script, ...input.files];
   let total = 0;
   for (const f of all) {

@@ -133,13 +133,13 @@ export function addJobCommands(program: Command): void {
     .command("run <script> [args...]")
     .description("run an R script with Rscript on an instance of a purpose; prints the job id on stdout")
     .option("-p, --purpose <purpose>", "the purpose to run on (default: the pool's default purpose)")
-    .option("-e, --env <NAME=value>", "an environment variable for the job (repeatable)", collect, [])
+    .option("-e, --env <NAME=value>", "an environment variable for the job (repeatable); NAME alone passes your own $NAME", collect, [])
     .option("--file <path>", "a file copied into the job's working directory beside the script (repeatable)", collect, [])
     .option("-f, --follow", "print the log until the job ends and exit with the job's exit code")
     .option("--json", "print the submitted job as JSON")
     .action(
       act(async (script: string, args: string[], opts: { purpose?: string; env: string[]; file: string[]; follow?: boolean; json?: boolean }, cmd: Command) => {
-        const req = buildJobRequest({ script, args, purpose: opts.purpose, env: opts.env, files: opts.file }, process.cwd(), {
+        const req = buildJobRequest({ script, args, purpose: opts.purpose, env: opts.env, ownEnv: process.env, files: opts.file }, process.cwd(), {
           size: (f) => statSync(f).size,
           read: (f) => readFileSync(f),
         });

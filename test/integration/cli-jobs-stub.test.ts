@@ -80,6 +80,13 @@ describe("rstudio-pool job (against a contract stub)", () => {
     assert.equal(post.authorization, `Bearer ${TOKEN}`);
   });
 
+  it("--env NAME passes the CLI's own value (a secret stays off the command line)", async () => {
+    const r = await cli(["job", "run", "model.R", "--env", "MODEL_CONFIG"], { ...env, MODEL_CONFIG: "from-my-env" }, dir);
+    assert.equal(r.status, 0, r.stderr);
+    const posts = stub.requests.filter((q) => q.method === "POST" && q.path === "/v1/jobs");
+    assert.deepEqual((posts.at(-1)!.body as { env: unknown }).env, { MODEL_CONFIG: "from-my-env" });
+  });
+
   it("job run --follow prints the log on stdout and exits with the job's exit code", async () => {
     const ok = await cli(["job", "run", "model.R", "-e", "MODEL_CONFIG=m1", "--follow"], env, dir);
     assert.equal(ok.status, 0, ok.stderr);
@@ -147,9 +154,12 @@ describe("rstudio-pool job (against a contract stub)", () => {
     const missing = await cli(["job", "show", "job-9999"], env, dir);
     assert.match(missing.stderr, /error JOB_NOT_FOUND: .*\n.*job ls/);
     const before = stub.requests.length;
-    const badEnv = await cli(["job", "run", "model.R", "--env", "MODEL_CONFIG"], env, dir);
+    const badEnv = await cli(["job", "run", "model.R", "--env", "MODEL-CONFIG=x"], env, dir);
     assert.equal(badEnv.status, 2);
-    assert.match(badEnv.stderr, /error INVALID_REQUEST: --env MODEL_CONFIG: expected NAME=value/);
+    assert.match(badEnv.stderr, /error INVALID_REQUEST: --env MODEL-CONFIG=x: "MODEL-CONFIG" is not a variable name/);
+    const unset = await cli(["job", "run", "model.R", "--env", "MODEL_SECRET"], env, dir);
+    assert.equal(unset.status, 2);
+    assert.match(unset.stderr, /MODEL_SECRET is not set in your environment/);
     const noFile = await cli(["job", "run", "nope.R"], env, dir);
     assert.equal(noFile.status, 2);
     assert.equal(stub.requests.length, before, "usage errors send nothing");

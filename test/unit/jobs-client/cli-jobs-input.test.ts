@@ -26,8 +26,13 @@ describe("job run arguments", () => {
     assert.deepEqual(parseEnvPairs(["MODEL_CONFIG=a=b", "N=1", "N=2", "EMPTY="]), { MODEL_CONFIG: "a=b", N: "2", EMPTY: "" });
   });
 
-  it("refuses a pair without = and a name a shell would not take, as usage errors", () => {
-    for (const bad of ["MODEL_CONFIG", "1X=a", "A-B=c", "=v", "A B=c"]) {
+  it("takes NAME alone from the CLI's own environment, so a secret stays off the command line", () => {
+    assert.deepEqual(parseEnvPairs(["API_KEY", "N=1"], { API_KEY: "s3cret" }), { API_KEY: "s3cret", N: "1" });
+    assert.throws(() => parseEnvPairs(["API_KEY"], {}), (e: unknown) => e instanceof JobCliError && e.exitCode === 2 && /API_KEY is not set in your environment/.test(e.message));
+  });
+
+  it("refuses a name a shell would not take, as a usage error", () => {
+    for (const bad of ["1X=a", "A-B=c", "=v", "A B=c", "1X"]) {
       assert.throws(() => parseEnvPairs([bad]), (e: unknown) => e instanceof JobCliError && e.code === "INVALID_REQUEST" && e.exitCode === 2, bad);
     }
   });
