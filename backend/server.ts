@@ -15,6 +15,7 @@ import type { PoolConfig } from "./config/schema";
 import { adminCostsRouter } from "./api/routes/admin-costs";
 import { createCostPolicies } from "./cost/policies";
 import { LedgerCostService } from "./cost/service";
+import type { JobRunnerHooks } from "./jobs/runners";
 import { Pool } from "./pool/service";
 import { systemClock, type PoolPolicies, type Clock } from "./pool/context";
 import { createMetrics } from "./pool/metrics";
@@ -41,6 +42,8 @@ export interface ServeOptions {
   version?: string;
   /** Print the first-start hint for the admin token here (stderr by default). */
   announce?: (line: string) => void;
+  /** The EC2 SSM and ECS job runners (issue #18; wired where they are built). */
+  jobRunnerHooks?: JobRunnerHooks;
 }
 
 export const ADMIN_USER = "admin";
@@ -102,7 +105,7 @@ async function serveOn(server: Server, ready: (h: RequestListener) => void, opti
   const metrics = createMetrics({ defaultMetrics: true });
   const clock = options.clock ?? systemClock;
   const policies = options.policies ?? createCostPolicies(store.db, config);
-  const pool = new Pool({ config, store, provider, log, metrics, policies, clock });
+  const pool = new Pool({ config, store, provider, log, metrics, policies, clock, jobRunnerHooks: options.jobRunnerHooks });
   await pool.prepare();
 
   if (await ensureAdmin(store, Date.now())) {

@@ -16,7 +16,8 @@ import { silentLogger } from "../../backend/log";
 import { Pool } from "../../backend/pool/service";
 import { LocalProvider } from "../../backend/providers/local/provider";
 import type { Provider } from "../../backend/providers/types";
-import type { PoolPolicies } from "../../backend/pool/context";
+import type { Clock, PoolPolicies } from "../../backend/pool/context";
+import type { JobRunners } from "../../backend/jobs/runners";
 import type { Store } from "../../backend/store/db";
 import { hashToken, insertToken, insertUser, newToken } from "../../backend/store/users";
 import { aConfig, aPurpose } from "./builders";
@@ -74,8 +75,11 @@ export interface BackendOptions {
   provider?: "local" | "instant";
   config?: Partial<PoolConfig>;
   policies?: PoolPolicies;
-  /** Start the lifecycle and jobs loops at once (default); false: the test calls pool.start(). */
+  /** Start the lifecycle and jobs loops at once (default); false: the test calls pool.start() or drives rounds. */
   start?: boolean;
+  clock?: Clock;
+  /** Job runners instead of the default ones. */
+  runners?: JobRunners;
 }
 
 export async function startJobsBackend(o: BackendOptions): Promise<JobsBackend> {
@@ -83,7 +87,7 @@ export async function startJobsBackend(o: BackendOptions): Promise<JobsBackend> 
   const config = aConfig({ dataDir: o.dataDir, purposes, tickMs: 150, reconcileMs: 2000, local: { runtime: "placeholder", command: null }, ...o.config });
   let provider: Provider;
   let homeOf: (id: string) => string;
-  let runners;
+  let runners: JobRunners | undefined;
   if ((o.provider ?? "local") === "local") {
     ensureBuilt();
     const local = new LocalProvider({ dataDir: o.dataDir, runtime: "placeholder", command: null, codeDir: path.join(ROOT, "dist", "backend"), cwd: ROOT });
@@ -95,7 +99,8 @@ export async function startJobsBackend(o: BackendOptions): Promise<JobsBackend> 
     const runner = new LocalJobRunner({ dataDir: o.dataDir, homeOf });
     runners = fixedJobRunners(runner, runner);
   }
-  const pool = new Pool({ config, store: o.store, provider, jobRunners: runners, jobsPeriodMs: 150, policies: o.policies });
+  if (o.runners) runners = o.runners;
+  const pool = new Pool({ config, store: o.store, provider, jobRunners: runners, jobsPeriodMs: 150, policies: o.policies, clock: o.clock });
   await pool.prepare();
   const server: Server = createServer(createApp({ pool, costs: new LedgerCostService(o.store.db, config, pool.ctx.clock), log: silentLogger(), version: "test" }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));

@@ -9,7 +9,7 @@
  * backend's, which holds the old protocol's keys, AWS credentials and the database URL.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, fstatSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JobRunner, JobSpec, JobTarget, LogChunk, ProcessProbe, RunRef, RunStatus } from "../runner";
 
@@ -72,6 +72,22 @@ function groupAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether any process of group `pgid` still runs (not a zombie); without /proc, whether its leader does. */
+export function groupHasLiveMembers(pgid: number): boolean {
+  if (!HAS_PROC) return groupAlive(pgid);
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(rest[2]) === pgid && rest[0] !== "Z" && rest[0] !== "X") return true;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return false;
 }
 
 /** Whether `pid` is alive and runs this job (its environment carries the job's tag, on Linux). */
@@ -213,11 +229,11 @@ export class LocalJobRunner implements JobRunner, ProcessProbe {
     if (!isJobProcess(pid, job.jobId)) return;
     signalGroup(pid, "SIGTERM");
     const deadline = Date.now() + (this.options.killGraceMs ?? 5000);
-    while (Date.now() < deadline && groupAlive(pid)) await new Promise((r) => setTimeout(r, 50));
-    if (groupAlive(pid)) signalGroup(pid, "SIGKILL");
-    // SIGKILL is not refused: wait for the kernel to finish it.
+    while (Date.now() < deadline && groupHasLiveMembers(pid)) await new Promise((r) => setTimeout(r, 50));
+    if (groupHasLiveMembers(pid)) signalGroup(pid, "SIGKILL");
+    // SIGKILL is not refused: wait for the kernel to finish the whole group (R's children too).
     const gone = Date.now() + 5000;
-    while (Date.now() < gone && groupAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < gone && groupHasLiveMembers(pid)) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Whether a process runs on the instance (this machine, for the local provider). */

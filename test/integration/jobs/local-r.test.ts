@@ -16,6 +16,7 @@ import { addUsers, jobEnded, killJobProcesses, rSkip, startJobsBackend, until, t
 import { killLocalInstances } from "../../support/local";
 import { createTestStore, skipFor, STORE_KINDS, type TestStore } from "../../support/stores";
 import { jobsPurposeSchema } from "../../../backend/config/jobs";
+import { groupHasLiveMembers } from "../../../backend/jobs/runners/local";
 
 const policies = {
   ...staticPolicies,
@@ -29,10 +30,16 @@ const purposes = [
   aPurpose({ name: "small", max: 1, hourlyPrice: 0.5, jobs: jobsPurposeSchema.parse({ maxScriptBytes: 2048, maxActivePerUser: 1 }) }),
 ];
 
+/** Alive and not a zombie (a killed child of this test process waits to be reaped for a moment). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !["Z", "X"].includes(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0]!);
   } catch {
     return false;
   }
@@ -150,7 +157,8 @@ for (const kind of STORE_KINDS) {
       assert.equal(cancelled.status, 200, cancelled.text);
       assert.equal(cancelled.body.state, "cancelled");
       assert.equal(cancelled.body.stateReason, "cancelled by user");
-      assert.equal(alive(pid), false, "the wrapper and Rscript are killed with their group");
+      assert.equal(alive(pid), false, "the wrapper is killed");
+      assert.equal(groupHasLiveMembers(pid), false, "and Rscript with it: nothing of its process group runs");
       const inst = (await getInstance(ts.store.db, cancelled.body.instanceId))!;
       assert.ok(["releasing", "terminated"].includes(inst.state), inst.state);
       const again = await b.api("DELETE", `/v1/jobs/${id}`, "alice");
