@@ -5,6 +5,7 @@
  * (a new token) is alone on stdout; everything else goes to stderr.
  */
 import { Command, CommanderError } from "commander";
+import { addJobCommands } from "./cli-jobs";
 import { addPoolCommands } from "./cli-pool";
 import { loadConfig } from "./config/load";
 import type { PoolConfig } from "./config/schema";
@@ -156,6 +157,7 @@ export function buildCli(): Command {
 
   registerIamPolicyCommand(program);
   addPoolCommands(program, withStore);
+  addJobCommands(program);
 
   return program;
 }

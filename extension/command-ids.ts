@@ -16,6 +16,11 @@ export const COMMANDS = {
   openInBrowser: "rstudioPool.openInBrowser",
   copyInstanceId: "rstudioPool.copyInstanceId",
   showDetails: "rstudioPool.showDetails",
+  runScript: "rstudioPool.runScript",
+  cancelJob: "rstudioPool.cancelJob",
+  showJobLog: "rstudioPool.showJobLog",
+  keepAliveUntilJobEnds: "rstudioPool.keepAliveUntilJobEnds",
+  endKeepAlive: "rstudioPool.endKeepAlive",
 } as const;
 
 export type CommandId = (typeof COMMANDS)[keyof typeof COMMANDS];
@@ -35,4 +40,11 @@ export const CONTEXT_KEYS = {
   purposesKnown: "rstudioPool.purposesKnown",
   /** Some purpose of the pool serves Jupyter. */
   hasJupyterPurpose: "rstudioPool.hasJupyterPurpose",
+  /** A keep-alive hold (until an R process ends) is active on one of my instances. */
+  hasKeepAlive: "rstudioPool.hasKeepAlive",
 } as const;
+
+/** The output channel of one job's log. */
+export function jobChannelName(scriptName: string | null, jobId: string): string {
+  return `RStudio Pool Job: ${scriptName ?? "script"} (${jobId})`;
+}

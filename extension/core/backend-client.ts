@@ -18,6 +18,7 @@ import type {
   EndSessionResponse,
   ResumeSessionResponse,
 } from "../../contract";
+import type { JobListResponse, JobLogChunk, JobRequest, JobView, KeepAliveRequest, KeepAliveView } from "../../contract/jobs";
 import type { Log } from "./emitter";
 import { ExtensionError } from "./errors";
 
@@ -77,6 +78,33 @@ export class BackendClient {
     return this.request("GET", "/v1/costs", undefined, signal);
   }
 
+  // Batch jobs and keep-alive holds (issue #18). A single object may come bare or wrapped
+  // ({job}, {keepAlive}); both are accepted so the client does not pin one.
+  async jobs(signal?: AbortSignal): Promise<JobView[]> {
+    return (await this.request<JobListResponse>("GET", "/v1/jobs", undefined, signal)).jobs;
+  }
+  async job(id: string, signal?: AbortSignal): Promise<JobView> {
+    return unwrap(await this.request("GET", `/v1/jobs/${encodeURIComponent(id)}`, undefined, signal), "job");
+  }
+  async submitJob(req: JobRequest, signal?: AbortSignal): Promise<JobView> {
+    return unwrap(await this.request("POST", "/v1/jobs", req, signal), "job");
+  }
+  async cancelJob(id: string, signal?: AbortSignal): Promise<JobView> {
+    return unwrap(await this.request("DELETE", `/v1/jobs/${encodeURIComponent(id)}`, undefined, signal), "job");
+  }
+  jobLog(id: string, offset: number, signal?: AbortSignal): Promise<JobLogChunk> {
+    return this.request("GET", `/v1/jobs/${encodeURIComponent(id)}/log?offset=${offset}`, undefined, signal);
+  }
+  async keepAlive(instanceId: string, req: KeepAliveRequest, signal?: AbortSignal): Promise<KeepAliveView> {
+    return unwrap(await this.request("POST", `/v1/instances/${encodeURIComponent(instanceId)}/keep-alive`, req, signal), "keepAlive");
+  }
+  async keepAliveStatus(instanceId: string, signal?: AbortSignal): Promise<KeepAliveView> {
+    return unwrap(await this.request("GET", `/v1/instances/${encodeURIComponent(instanceId)}/keep-alive`, undefined, signal), "keepAlive");
+  }
+  async endKeepAlive(instanceId: string, signal?: AbortSignal): Promise<KeepAliveView> {
+    return unwrap(await this.request("DELETE", `/v1/instances/${encodeURIComponent(instanceId)}/keep-alive`, undefined, signal), "keepAlive");
+  }
+
   private async request<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
     const token = await this.opts.token();
     if (!token) throw new ExtensionError("NOT_SIGNED_IN", "you are not signed in");
@@ -132,4 +160,9 @@ export class BackendClient {
     }
     return json as T;
   }
+}
+
+function unwrap<T>(body: unknown, key: string): T {
+  const b = body as Record<string, unknown> | null;
+  return (b && typeof b === "object" && key in b ? b[key] : body) as T;
 }

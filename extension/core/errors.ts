@@ -88,6 +88,11 @@ const NEXT_STEP: Record<string, { text: string; actions: NextAction[] }> = {
   SSM_SESSION_ENDED: { text: "Retry to open a new session.", actions: ["retry", "showOutput"] },
   SSM_SESSION_NOT_FOUND: { text: "Retry to open a new session.", actions: ["retry", "showOutput"] },
   TIMEOUT: { text: "Retry; if it keeps failing, look at the output.", actions: ["retry", "showOutput"] },
+  UNKNOWN_PURPOSE: { text: "Pick one of the purposes the pool offers.", actions: ["retry"] },
+  SCRIPT_TOO_LARGE: { text: "Put large inputs in your home on the pool (or S3) and read them from the script.", actions: [] },
+  JOB_LIMIT: { text: "Wait for one of your jobs to end, or cancel one in the Jobs list.", actions: [] },
+  JOB_NOT_FOUND: { text: "Refresh the Jobs list.", actions: [] },
+  JOB_ENDED: { text: "Nothing to do: the job is over.", actions: [] },
 };
 
 /** The cause in lower-case-first prose, without a trailing period (the message adds its own). */

@@ -19,6 +19,12 @@ export type InstanceEvent =
 /** The stateReason the backend sets on a running instance the provider recommends leaving. */
 export const REBALANCE_REASON = "rebalance-recommended";
 
+/**
+ * The stateReason of an instance released because the batch job it ran ended. A job's instance
+ * (jobId set, or this reason) ending is no instance news: the job's own notification tells it.
+ */
+export const JOB_ENDED_REASON = "job-ended";
+
 /** Warn this long before the idle reaper's deadline. */
 export const IDLE_WARNING_MS = 5 * 60_000;
 
@@ -64,7 +70,7 @@ export class InstanceWatcher {
       // awaited replacement's own end: that is announced as the replacement failing, below.
       if (i.replacementId || this.isAwaitedReplacement(i.instanceId)) continue;
       const wasLive = before !== undefined && !isEnded({ state: before });
-      if (wasLive && isEnded(i) && !this.releasedByUser.has(i.instanceId)) {
+      if (wasLive && isEnded(i) && !this.releasedByUser.has(i.instanceId) && !i.jobId && i.stateReason !== JOB_ENDED_REASON) {
         events.push(i.state === "interrupted" ? { kind: "interrupted", instance: i } : { kind: "ended", instance: i });
       }
       if (i.state === "running" && i.stateReason === REBALANCE_REASON && !this.warnedRebalance.has(i.instanceId)) {

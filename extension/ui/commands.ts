@@ -9,6 +9,7 @@ import { describeFailure, ExtensionError } from "../core/errors";
 import { describeTunnelFailure, TunnelOpenError } from "../core/tunnel-failure";
 import { formatMoney } from "../core/format";
 import { instanceRow } from "../core/instance-tree-model";
+import { jobCommandHandlers } from "./job-commands";
 import { showFailure } from "./notify";
 import type { Services } from "./services";
 import type { Node } from "./tree-provider";
@@ -16,7 +17,7 @@ import type { Node } from "./tree-provider";
 type Target = Node | string | undefined;
 
 /** The instance a command is about: the tree row it was run on, an id, or (from the palette) a pick. */
-async function resolveInstance(s: Services, target: Target, filter: (i: InstanceView) => boolean): Promise<InstanceView | undefined> {
+export async function resolveInstance(s: Services, target: Target, filter: (i: InstanceView) => boolean): Promise<InstanceView | undefined> {
   if (target && typeof target === "object" && target.kind === "instance") return s.store.find(target.instance.instanceId) ?? target.instance;
   if (typeof target === "string") {
     return s.store.find(target) ?? (await s.client.instance(target).catch(() => undefined));
@@ -214,7 +215,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     [COMMANDS.claimJupyter]: (purpose?: unknown) => claim(s, typeof purpose === "string" ? purpose : undefined, "jupyter"),
     [COMMANDS.release]: (t: Target) => release(s, t),
     [COMMANDS.refresh]: async () => {
-      await Promise.all([s.poller.refresh(), s.costPoller.refresh()]);
+      await Promise.all([s.poller.refresh(), s.costPoller.refresh(), s.jobs.refresh()]);
     },
     [COMMANDS.signIn]: () => signIn(s),
     [COMMANDS.signOut]: () => signOut(s),
@@ -237,6 +238,7 @@ export function registerCommands(s: Services): vscode.Disposable[] {
       void vscode.window.setStatusBarMessage(`Copied ${inst.instanceId}`, 3000);
     },
     [COMMANDS.showDetails]: (t: Target) => showDetails(s, t),
+    ...jobCommandHandlers(s),
   };
   return Object.entries(handlers).map(([id, fn]) => vscode.commands.registerCommand(id, fn));
 }

@@ -28,6 +28,8 @@ import { showFailure } from "./notify";
 import { RStudioPanels } from "./rstudio-panels";
 import { TokenStore } from "./token-store";
 import { InstanceTreeProvider, type Node } from "./tree-provider";
+import { JobStore } from "../core/jobs/job-store";
+import { JobsService } from "./jobs";
 
 /** Tree visible: poll often. Hidden but the window focused and an instance held: slowly, for the idle warnings. */
 const VISIBLE_POLL_MS = 10_000;
@@ -57,6 +59,7 @@ export class Services implements vscode.Disposable {
   readonly panels: RStudioPanels;
   readonly costBar: CostStatusBar;
   readonly claimFlow: ClaimFlow;
+  readonly jobs: JobsService;
   readonly watcher = new InstanceWatcher();
   costs: CostsResponse | null = null;
   private readonly jupyterProbe = new JupyterActivityProbe();
@@ -71,8 +74,13 @@ export class Services implements vscode.Disposable {
     this.tokens = new TokenStore(context.secrets);
     this.client = new BackendClient({ baseUrl: () => this.settings().backendUrl, token: () => this.tokens.get(), log: this.log });
     this.store = new InstanceStore(this.client, this.log);
-    this.tree = new InstanceTreeProvider(this.store);
+    const jobStore = new JobStore(this.client, this.log);
+    this.tree = new InstanceTreeProvider(this.store, Date.now, jobStore);
     this.treeView = vscode.window.createTreeView(TREE_VIEW_ID, { treeDataProvider: this.tree, showCollapseAll: false });
+    this.jobs = new JobsService({ store: jobStore, client: this.client, log: this.log, tokens: this.tokens, instances: this.store, treeView: this.treeView, refreshTree: () => this.tree.refresh(), onJobEnded: () => {
+      void this.poller.refresh();
+      void this.costPoller.refresh();
+    } });
     this.poller = new Poller(() => this.store.refresh(), () => (this.replacing.size > 0 ? REPLACING_POLL_MS : this.treeVisible ? VISIBLE_POLL_MS : BACKGROUND_POLL_MS), systemClock);
     this.costPoller = new Poller(() => this.refreshCosts(), () => COST_POLL_MS, systemClock);
     this.monitor = new ActivityMonitor(systemClock);
@@ -118,6 +126,7 @@ export class Services implements vscode.Disposable {
     this.monitor.setWindowFocused(this.focused);
     this.disposables.push(
       this.output,
+      this.jobs,
       this.treeView,
       this.tree,
       this.costBar,
@@ -156,6 +165,7 @@ export class Services implements vscode.Disposable {
 
   async start(): Promise<void> {
     this.keepAlive.start();
+    this.jobs.start();
     await this.onTokenChanged();
   }
 
