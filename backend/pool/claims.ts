@@ -126,10 +126,8 @@ async function claimInTransaction(
 
 export async function claimInstance(ctx: PoolContext, userId: string, purpose: PurposeConfig, actor = `user:${userId}`): Promise<ClaimOutcome> {
   const started = process.hrtime.bigint();
-  const idleMs = await ctx.policies.idleTimeoutMs(userId, purpose, ctx.clock.now());
-  const zones = await preferredZones(ctx, userId, purpose);
   try {
-    const outcome = await ctx.db.transaction().execute((trx) => claimInTransaction(ctx, trx, userId, purpose, idleMs, actor, zones));
+    const outcome = await claim(ctx, userId, purpose, actor);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     ctx.metrics.claims.inc({ purpose: purpose.name, source: outcome.source });
     ctx.metrics.claimSeconds.observe({ purpose: purpose.name, source: outcome.source }, seconds);
@@ -141,6 +139,19 @@ export async function claimInstance(ctx: PoolContext, userId: string, purpose: P
     if (err instanceof PoolError) ctx.metrics.claimsRefused.inc({ purpose: purpose.name, code: err.code });
     throw err;
   }
+}
+
+/**
+ * A repeat claim (the editor reopening, a second window) finds the user's own instance with one
+ * plain read and writes nothing. Only a user without one takes the purpose's lock, and then
+ * looks again under it (a concurrent claim of theirs may have won meanwhile).
+ */
+async function claim(ctx: PoolContext, userId: string, purpose: PurposeConfig, actor: string): Promise<ClaimOutcome> {
+  const existing = await findServingByOwner(ctx.db, userId, purpose.name);
+  if (existing) return { instance: existing, source: "existing" };
+  const idleMs = await ctx.policies.idleTimeoutMs(userId, purpose, ctx.clock.now());
+  const zones = await preferredZones(ctx, userId, purpose);
+  return ctx.db.transaction().execute((trx) => claimInTransaction(ctx, trx, userId, purpose, idleMs, actor, zones));
 }
 
 /** Asked outside the transaction (it may call the provider's API); a failure only loses the preference. */

@@ -25,7 +25,7 @@ import { LifecycleLoop } from "./lifecycle/loop";
 import { ObservationLoop } from "./observations";
 import { findByLegacyId } from "./legacy-ids";
 import { warnAtStartup } from "./startup-checks";
-import { createMetrics, type PoolMetrics } from "./metrics";
+import { createMetrics, registerStatementCounts, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
 import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
@@ -58,6 +58,7 @@ export class Pool implements PoolApi {
       metrics: options.metrics ?? createMetrics(),
       policies: options.policies ?? staticPolicies,
     };
+    if (options.store.statements) registerStatementCounts(this.ctx.metrics.registry, options.store.statements);
     this.loop = new LifecycleLoop(this.ctx);
     this.observations = new ObservationLoop(this.ctx, { holdsLease: () => this.loop.holdsLease(), kick: () => this.loop.kick() });
   }
