@@ -10,7 +10,6 @@
  */
 import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import path from "node:path";
 import type { ConnectionResponse } from "../../../contract";
@@ -22,6 +21,7 @@ import { sleepUnlessAborted } from "../../sleep";
 import { parseNotice } from "../notices";
 import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, LaunchResult, Provider, ProviderInstance } from "../types";
 import { instanceEnv } from "./child-env";
+import { StateFiles } from "./state-files";
 import { findJupyter, isJupyterBusy, readJupyterActivity, type JupyterInstall } from "./jupyter";
 import { findInstanceProcess, isOurProcess, taggedProcesses, type TaggedProcess } from "./processes";
 import { buildLaunchCommand, containerName, detectRuntime, dockerProblem, placeholderCommand, runtimeApp, type ConcreteRuntime, type LaunchCommand, type RuntimeChoice } from "./runtimes";
@@ -104,6 +104,7 @@ export class LocalProvider implements Provider {
   /** The data dir, resolved: it tags the processes launched from here. */
   private readonly home: string;
   private readonly placeholder: LaunchCommand;
+  private readonly files = new StateFiles();
 
   constructor(private readonly options: LocalProviderOptions) {
     this.home = path.resolve(options.dataDir);
@@ -160,8 +161,10 @@ export class LocalProvider implements Provider {
   }
 
   private readState(instanceId: string): LocalInstanceState | null {
+    const text = this.files.read(this.stateFile(instanceId));
+    if (text === null) return null;
     try {
-      return JSON.parse(readFileSync(this.stateFile(instanceId), "utf8")) as LocalInstanceState;
+      return JSON.parse(text) as LocalInstanceState;
     } catch {
       return null;
     }
@@ -169,17 +172,12 @@ export class LocalProvider implements Provider {
 
   /** Atomic (temp file + rename): a crash leaves the old state or the new one, never half. */
   private writeState(s: LocalInstanceState): void {
-    const file = this.stateFile(s.instanceId);
-    writeFileSync(`${file}.tmp`, JSON.stringify(s));
-    renameSync(`${file}.tmp`, file);
+    this.files.writeSync(this.stateFile(s.instanceId), JSON.stringify(s));
   }
 
-  /** The same, without blocking the event loop (hand-overs are on a claim's path). */
-  private async writeStateAsync(s: LocalInstanceState): Promise<void> {
-    const file = this.stateFile(s.instanceId);
-    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await writeFile(tmp, JSON.stringify(s));
-    await rename(tmp, file);
+  /** The same, without blocking the event loop (hand-overs follow claims), coalesced per file. */
+  private writeStateAsync(s: LocalInstanceState): Promise<void> {
+    return this.files.write(this.stateFile(s.instanceId), JSON.stringify(s));
   }
 
   private allStates(): LocalInstanceState[] {
@@ -400,7 +398,7 @@ export class LocalProvider implements Provider {
     const tomb: Tombstone = { instanceId: s.instanceId, providerId: s.providerId, poolName: s.poolName, purpose: s.purpose, startedAt: s.startedAt, endedAt };
     writeFileSync(`${this.tombstoneFile(s.instanceId)}.tmp`, JSON.stringify(tomb));
     renameSync(`${this.tombstoneFile(s.instanceId)}.tmp`, this.tombstoneFile(s.instanceId));
-    rmSync(this.stateFile(s.instanceId), { force: true });
+    await this.files.remove(this.stateFile(s.instanceId));
     rmSync(path.join(this.dir, `${s.instanceId}.log`), { force: true });
     rmSync(this.noticeFile(s.instanceId), { force: true });
   }
@@ -466,7 +464,9 @@ export class LocalProvider implements Provider {
     await sleepUnlessAborted(1000, signal);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.files.settleAll();
+  }
 }
 
 function tombstoneView(t: Tombstone): ProviderInstance {
