@@ -31,6 +31,9 @@ import { silentLogger } from "../log";
 import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
 import { adminEvents, adminInstances, type AdminInstance, type EventFilter, type EventPage } from "./admin-views";
 
+/** How long a warm claim's tick may wait for other claims to share it. */
+export const CLAIM_TICK_DELAY_MS = 50;
+
 export interface PoolOptions {
   config: PoolConfig;
   store: Store;
@@ -94,7 +97,10 @@ export class Pool implements PoolApi {
 
   async claim(userId: string, purposeName?: string | null, actor?: string): Promise<ClaimOutcome> {
     const outcome = await claimInstance(this.ctx, userId, this.purpose(purposeName), actor);
-    if (outcome.source !== "existing") this.loop.kick();
+    // A launch starts at once; a warm claim's follow-ups (the hand-over, a new spare) wait a
+    // moment, so a burst of claims shares one tick.
+    if (outcome.source === "launched") this.loop.kick();
+    else if (outcome.source === "warm") this.loop.kick(CLAIM_TICK_DELAY_MS);
     return outcome;
   }
 

@@ -123,6 +123,29 @@ for (const kind of STORE_KINDS) {
       assert.equal(mine.length, 3, "her session and two jobs");
     });
 
+    it("has a burst of warm claims share one kicked tick", async () => {
+      const { pool } = await fresh({ tickMs: 600_000, purposes: [aPurpose({ minFree: 20, max: 40 })] });
+      await settle(pool);
+      let ticks = 0;
+      const tick = pool.loop.tick.bind(pool.loop);
+      pool.loop.tick = (o) => {
+        ticks++;
+        return tick(o);
+      };
+      pool.start();
+      try {
+        await new Promise((r) => setTimeout(r, 300)); // the start's own tick
+        const before = ticks;
+        const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.claim(`burst-${i}`)));
+        assert.ok(outcomes.every((o) => o.source === "warm"));
+        await new Promise((r) => setTimeout(r, 500));
+        const kicked = ticks - before;
+        assert.ok(kicked >= 1 && kicked <= 3, `20 warm claims kicked ${kicked} ticks`);
+      } finally {
+        await pool.stop();
+      }
+    });
+
     describe("with a jobId (batch jobs, issue #18)", () => {
       it("takes a warm spare, never the user's own instance, and records the job on the row", async () => {
         const { pool } = await fresh({ purposes: [aPurpose({ minFree: 2, max: 3 })] });
