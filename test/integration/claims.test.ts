@@ -146,6 +146,22 @@ for (const kind of STORE_KINDS) {
       }
     });
 
+    it("terminates a burst of releases in one provider call", async () => {
+      const { pool, provider } = await fresh({ purposes: [aPurpose({ minFree: 0, max: 12 })] });
+      const claimed = await Promise.all(Array.from({ length: 12 }, (_, i) => pool.claim(`leaver-${i}`)));
+      await settle(pool);
+      const calls: number[] = [];
+      const terminate = provider.terminate.bind(provider);
+      provider.terminate = (refs) => {
+        calls.push(refs.length);
+        return terminate(refs);
+      };
+      for (const [i, c] of claimed.entries()) await pool.release(`leaver-${i}`, c.instance.id);
+      await pool.loop.tick();
+      assert.deepEqual(calls, [12]);
+      assert.equal((await listAll(pool.db, { states: ["terminated"] })).length, 12);
+    });
+
     describe("with a jobId (batch jobs, issue #18)", () => {
       it("takes a warm spare, never the user's own instance, and records the job on the row", async () => {
         const { pool } = await fresh({ purposes: [aPurpose({ minFree: 2, max: 3 })] });
