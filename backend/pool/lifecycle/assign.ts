@@ -3,7 +3,7 @@
  * things (owner tag, home volume) from the provider. The claim commits first and this step
  * completes the hand-over (`handed_over_to` catches up with `owner_id`), so a crash in between
  * is finished on the next tick. The provider's part (API calls on EC2, a state file locally)
- * runs beside the tick (ops.ts), a bounded number at a time, so a burst of claims neither
+ * runs beside the tick (ops.ts), at most 256 at a time, so a burst of claims neither
  * holds the tick up nor sends the provider a thousand calls at once.
  */
 import { findPendingHandOvers, updateInstance, type Instance } from "../../store/instances";
@@ -13,7 +13,7 @@ import { waitUpTo, type BackgroundOps } from "./ops";
 import type { LifecycleStep } from "./step";
 
 /** Hand-overs in flight at once (each is a few provider calls). */
-export const HAND_OVERS_IN_FLIGHT = 32;
+export const HAND_OVERS_IN_FLIGHT = 256;
 
 export interface AssignOptions {
   ops: BackgroundOps;

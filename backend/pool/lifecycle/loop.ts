@@ -19,6 +19,8 @@ import type { PlanFlag, Tick } from "./step";
 import { STEPS } from "./steps";
 
 const LEASE = "lifecycle";
+/** How long the tick an ended provider operation kicks may wait for others to share it. */
+const OP_DONE_TICK_DELAY_MS = 25;
 
 export class LifecycleLoop {
   readonly holder = `${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -40,7 +42,8 @@ export class LifecycleLoop {
 
   constructor(private readonly ctx: PoolContext) {
     this.launcher = new Launcher(ctx);
-    this.ops = new BackgroundOps(ctx.log, () => this.kick());
+    // Operations end in bursts (a thousand hand-overs or terminations): their kicks share a tick.
+    this.ops = new BackgroundOps(ctx.log, () => this.kick(OP_DONE_TICK_DELAY_MS));
   }
 
   start(): void {
