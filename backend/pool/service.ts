@@ -118,7 +118,8 @@ export class Pool implements PoolApi {
 
   async release(userId: string, id: string): Promise<Instance> {
     const inst = await releaseOwned(this.ctx, userId, id);
-    this.loop.kick();
+    // Releases come in bursts too (the end of a class): their terminations share a tick.
+    this.loop.kick(CLAIM_TICK_DELAY_MS);
     return inst;
   }
 
