@@ -125,7 +125,7 @@ const claimQuery = prepareByShape(
   (s: { zones: number; mode: "any" | "only" | "prefer" }) => `${s.zones}|${s.mode}`,
   (s) =>
     (db: Db, ownerId: string, jobId: string | null, now: number, idleDeadline: number, purpose: string, ...zones: string[]) => {
-      // Literal state and owner tests, so the partial index instances_free_running serves the pick.
+      // The partial index instances_free (purpose, state, running_at where owner_id is null) serves the pick.
       let pick: SelectQueryBuilder<Database, "instances", { id: string }> = db
         .selectFrom("instances")
         .select("id")
