@@ -22,6 +22,8 @@ import { round } from "./stats";
 
 const ROOT = path.resolve(__dirname, "..");
 const PURPOSE = "rstudio";
+/** The node flags every launcher of `serve` uses (npm start, bin/rstudio-pool.js, the container): see docs/claims.md. */
+const SERVE_NODE_FLAGS = ["--max-semi-space-size=2"];
 
 /** Compiles the instance server once per run (it needs a C compiler, which every build machine here has). */
 export function buildInstanceServer(dir: string): string {
@@ -145,7 +147,7 @@ export class PoolTarget implements Target {
     // Profiled, it runs from the sources (tsx), so the profile's frames name our files.
     const entry = this.o.cpuProfileDir
       ? ["--cpu-prof", `--cpu-prof-dir=${this.o.cpuProfileDir}`, "--import", "tsx", path.join(ROOT, "backend", "cli.ts")]
-      : [path.join(root, "dist", "backend", "cli.js")];
+      : [...SERVE_NODE_FLAGS, path.join(root, "dist", "backend", "cli.js")];
     const cmd = pinned(this.o.cpus, process.execPath, [...entry, "serve"]);
     this.server = spawn(cmd.file, cmd.args, { cwd: this.o.cpuProfileDir ? ROOT : this.dir, env, stdio: ["ignore", out, out] });
     closeSync(out);

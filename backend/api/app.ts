@@ -11,6 +11,7 @@ import type { CostService } from "../pool/costs";
 import type { PoolApi } from "../pool/api";
 import { TokenCache } from "./auth";
 import { errorMiddleware, notFoundHandler } from "./errors";
+import { claimFastPath } from "./claim-fast-path";
 import { heartbeatFastPath } from "./heartbeat-fast-path";
 import { openApiDocument } from "./openapi";
 import { observeRequest } from "./request-log";
@@ -26,6 +27,8 @@ export interface AppDeps {
   version?: string;
   /** Extra routers mounted under /v1 before the user routes (admin reports). */
   extraV1?: express.Router[];
+  /** Serve heartbeats and claims before Express (default true; tests compare both paths). */
+  fastPaths?: boolean;
 }
 
 function requireJsonWhenBody(req: Request, _res: Response, next: NextFunction): void {
@@ -52,15 +55,17 @@ function rememberMount(req: Request, res: Response, next: NextFunction): void {
 }
 
 /**
- * The backend's HTTP request handler: the heartbeat fast path first, then the Express app.
+ * The backend's HTTP request handler: the heartbeat and claim fast paths first, then the Express app.
  * It is a plain Node request listener (`http.createServer(createApp(deps))`).
  */
 export function createApp(deps: AppDeps): RequestListener {
   const tokens = new TokenCache();
-  const fast = heartbeatFastPath({ pool: deps.pool, log: deps.log, tokens });
   const app = expressApp(deps, tokens);
+  if (deps.fastPaths === false) return app;
+  const heartbeat = heartbeatFastPath({ pool: deps.pool, log: deps.log, tokens });
+  const claim = claimFastPath({ pool: deps.pool, log: deps.log, tokens });
   return (req, res) => {
-    if (!fast(req, res)) app(req, res);
+    if (!heartbeat(req, res) && !claim(req, res)) app(req, res);
   };
 }
 

@@ -1,5 +1,6 @@
 /** Prometheus metrics of the pool. Pool sizes are read from the database at scrape time. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { StatementCounts } from "../store/db";
 
 export interface PoolMetrics {
   registry: Registry;
@@ -37,4 +38,22 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PoolM
     poolSize: new Gauge({ name: "rstudio_pool_instances", help: "Instances by purpose and state", labelNames: ["purpose", "state", "assigned"], registers: [registry] }),
     httpRequests: new Counter({ name: "rstudio_pool_http_requests_total", help: "HTTP requests", labelNames: ["method", "route", "status"], registers: [registry] }),
   };
+}
+
+/** The statements the store has sent, by kind, read from its counters at scrape time. */
+export function registerStatementCounts(registry: Registry, counts: StatementCounts): void {
+  const name = "rstudio_pool_db_statements_total";
+  if (registry.getSingleMetric(name)) return;
+  new Counter({
+    name,
+    help: "SQL statements sent to the database, by kind (read, write, transaction control)",
+    labelNames: ["kind"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ kind: "read" }, counts.reads);
+      this.inc({ kind: "write" }, counts.writes);
+      this.inc({ kind: "transaction" }, counts.transactions);
+    },
+  });
 }

@@ -25,7 +25,7 @@ import { LifecycleLoop } from "./lifecycle/loop";
 import { ObservationLoop } from "./observations";
 import { findByLegacyId } from "./legacy-ids";
 import { warnAtStartup } from "./startup-checks";
-import { createMetrics, type PoolMetrics } from "./metrics";
+import { createMetrics, registerStatementCounts, type PoolMetrics } from "./metrics";
 import { connectOwned, getOwnedInstance, heartbeat, listUserInstances, releaseInstance, releaseOwned } from "./user-instances";
 import { silentLogger } from "../log";
 import { endOwnedSession, resumeOwnedSession } from "./ssm-sessions";
@@ -37,6 +37,9 @@ import { JobsLoop } from "../jobs/loop";
 import { createJobRunners, type JobRunnerHooks, type JobRunners } from "../jobs/runners";
 import { cancelJob, getJobView, listJobs, readJobLog, submit } from "../jobs/service";
 import type { JobRequestBody } from "../jobs/submit";
+
+/** How long a warm claim's tick may wait for other claims to share it. */
+export const CLAIM_TICK_DELAY_MS = 50;
 
 export interface PoolOptions {
   config: PoolConfig;
@@ -74,6 +77,7 @@ export class Pool implements PoolApi {
       metrics: options.metrics ?? createMetrics(),
       policies: options.policies ?? staticPolicies,
     };
+    if (options.store.statements) registerStatementCounts(this.ctx.metrics.registry, options.store.statements);
     this.loop = new LifecycleLoop(this.ctx);
     this.observations = new ObservationLoop(this.ctx, { holdsLease: () => this.loop.holdsLease(), kick: () => this.loop.kick() });
     this.jobsCtx = {
@@ -115,7 +119,10 @@ export class Pool implements PoolApi {
 
   async claim(userId: string, purposeName?: string | null, actor?: string): Promise<ClaimOutcome> {
     const outcome = await claimInstance(this.ctx, userId, this.purpose(purposeName), actor);
-    if (outcome.source !== "existing") this.loop.kick();
+    // A launch starts at once; a warm claim's follow-ups (the hand-over, a new spare) wait a
+    // moment, so a burst of claims shares one tick.
+    if (outcome.source === "launched") this.loop.kick();
+    else if (outcome.source === "warm") this.loop.kick(CLAIM_TICK_DELAY_MS);
     return outcome;
   }
 
@@ -133,7 +140,8 @@ export class Pool implements PoolApi {
 
   async release(userId: string, id: string): Promise<Instance> {
     const inst = await releaseOwned(this.ctx, userId, id);
-    this.loop.kick();
+    // Releases come in bursts too (the end of a class): their terminations share a tick.
+    this.loop.kick(CLAIM_TICK_DELAY_MS);
     return inst;
   }
 

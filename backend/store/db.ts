@@ -16,7 +16,27 @@ export interface Store {
   dialect: Dialect;
   /** Human-readable location, without credentials. */
   location: string;
+  /** Statements sent to the database so far (the metrics and the benchmark read it). */
+  statements?: StatementCounts;
   close(): Promise<void>;
+}
+
+/** Statements sent, by kind: a counter the driver bumps, read at scrape time (no cost per query beyond that). */
+export interface StatementCounts {
+  /** SELECTs. */
+  reads: number;
+  /** INSERT, UPDATE, DELETE (and anything else that is not a read or a transaction's control). */
+  writes: number;
+  /** BEGIN, COMMIT, ROLLBACK, SAVEPOINT. */
+  transactions: number;
+}
+
+export function countStatement(counts: StatementCounts, sql: string): void {
+  // The first word decides; Kysely writes SQL keywords in lower case, tests and migrations may not.
+  const c = sql.charCodeAt(0) | 0x20;
+  if (c === 0x73 /* s */ && /^select/i.test(sql)) counts.reads++;
+  else if ((c === 0x62 || c === 0x63 || c === 0x72 || c === 0x73) && /^(begin|commit|rollback|savepoint|release)/i.test(sql)) counts.transactions++;
+  else counts.writes++;
 }
 
 // int8 (bigint) columns hold millisecond timestamps, well inside Number's exact range.
@@ -33,11 +53,13 @@ export function redactUrl(url: string): string {
  * queries; the loop repeats the same few SQL texts, so prepared statements are kept by text
  * (better-sqlite3 statements are reusable; the driver never streams, so none is busy twice).
  */
-function withStatementCache(sqlite: SqliteDatabase.Database, max = 500) {
+function withStatementCache(sqlite: SqliteDatabase.Database, counts: StatementCounts, max = 500) {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => sqlite.close(),
+    // Kysely's SQLite driver prepares each statement it runs (transactions' control included).
     prepare(sql: string) {
+      countStatement(counts, sql);
       let st = cache.get(sql);
       if (!st) {
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
@@ -56,8 +78,10 @@ export function openStore(options: { databaseUrl: string | null; dataDir: string
     // An idle connection the server drops (restart, failover) is replaced on next use; without a
     // listener the pool's 'error' event would crash the process.
     pool.on("error", () => undefined);
+    const statements: StatementCounts = { reads: 0, writes: 0, transactions: 0 };
+    pool.on("connect", (client) => countQueries(client, statements));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { db, dialect: "postgres", location: redactUrl(url), close: () => db.destroy() };
+    return { db, dialect: "postgres", location: redactUrl(url), statements, close: () => db.destroy() };
   }
   let file: string;
   if (url && url.startsWith("sqlite:")) {
@@ -72,6 +96,17 @@ export function openStore(options: { databaseUrl: string | null; dataDir: string
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  return { db, dialect: "sqlite", location: file, close: () => db.destroy() };
+  const statements: StatementCounts = { reads: 0, writes: 0, transactions: 0 };
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite, statements) }) });
+  return { db, dialect: "sqlite", location: file, statements, close: () => db.destroy() };
+}
+
+/** Counts what a pooled client sends (Kysely's PostgreSQL driver runs everything through `query`). */
+function countQueries(client: pg.PoolClient, counts: StatementCounts): void {
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0];
+    countStatement(counts, typeof first === "string" ? first : ((first as { text?: string } | null)?.text ?? ""));
+    return query(...args);
+  };
 }

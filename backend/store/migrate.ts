@@ -12,6 +12,7 @@ import { purposePrices } from "./migrations/20261201_0004_purpose_prices";
 import { warmCalibration } from "./migrations/20261201_0005_warm_calibration";
 import { instanceJob } from "./migrations/20261202_0006_instance_job";
 import { jobs } from "./migrations/20261202_0007_jobs";
+import { claimIndex } from "./migrations/20261202_0008_claim_index";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
@@ -22,6 +23,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     "20261201_0005_warm_calibration": warmCalibration(),
     "20261202_0006_instance_job": instanceJob(),
     "20261202_0007_jobs": jobs(),
+    "20261202_0008_claim_index": claimIndex(),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Users and their API tokens. Tokens are stored as SHA-256 hashes only. */
 import { createHash, randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
+import { prepare } from "./prepared";
 import type { Database } from "./schema";
 
 export interface UserRow {
@@ -80,14 +81,18 @@ export interface TokenOwner {
   isAdmin: boolean;
 }
 
-export async function userForTokenHash(db: Kysely<Database>, tokenHash: string): Promise<TokenOwner | null> {
-  const row = await db
+// Prepared: every uncached token lookup (a heartbeat's, a claim's) runs it, and Kysely would compile it anew each time.
+const tokenOwner = prepare((db: Kysely<Database>, tokenHash: string) =>
+  db
     .selectFrom("api_tokens")
     .innerJoin("users", "users.id", "api_tokens.user_id")
     .select(["users.id as id", "users.is_admin as is_admin"])
     .where("api_tokens.token_hash", "=", tokenHash)
     .where("api_tokens.revoked_at", "is", null)
-    .where("users.revoked_at", "is", null)
-    .executeTakeFirst();
+    .where("users.revoked_at", "is", null),
+);
+
+export async function userForTokenHash(db: Kysely<Database>, tokenHash: string): Promise<TokenOwner | null> {
+  const [row] = (await tokenOwner(db, tokenHash)).rows;
   return row ? { userId: row.id, isAdmin: Number(row.is_admin) === 1 } : null;
 }

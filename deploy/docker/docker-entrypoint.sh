@@ -10,4 +10,4 @@ if [ -n "${POOL_CONFIG_YAML:-}" ]; then
   export POOL_CONFIG="$dir/pool.yaml"
   unset POOL_CONFIG_YAML
 fi
-exec node dist/backend/cli.js "$@"
+exec node --max-semi-space-size=2 dist/backend/cli.js "$@"

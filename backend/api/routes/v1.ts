@@ -18,9 +18,9 @@ import { parseBody, parseInstanceId } from "../validate";
 import { SESSION_ID_PATTERN, type EndSessionResponse, type ResumeSessionResponse } from "../../../contract";
 import { PoolError } from "../../errors";
 import { instanceView, purposeView } from "../views";
+import { answerClaim } from "../claim-request";
 import type { CostService } from "../../pool/costs";
 
-const claimSchema = z.object({ purpose: z.string().min(1).max(64).optional() }).strict();
 const connectionSchema = z.object({ localPort: z.number().int().min(1024).max(65535).optional(), app: z.enum(APP_NAMES).optional() }).strict();
 
 function sessionId(req: AuthedRequest): string {
@@ -47,10 +47,10 @@ export function v1Router(pool: PoolApi, costs: CostService, tokens = new TokenCa
     res.json({ purposes, defaultPurpose: pool.config.purposes[0]!.name });
   });
 
+  // Most claims are served by the fast path before Express (claim-fast-path.ts), with the same answers.
   r.post("/claims", async (req: AuthedRequest, res: Response<ClaimResponse>) => {
-    const body = parseBody(claimSchema, req.body);
-    const outcome = await pool.claim(user(req), body.purpose ?? null);
-    res.status(outcome.source === "existing" ? 200 : 201).json({ instance: instanceView(outcome.instance, pool.config), source: outcome.source });
+    const { status, body } = await answerClaim(pool, user(req), req.body);
+    res.status(status).json(body);
   });
 
   r.get("/instances", async (req: AuthedRequest, res: Response<InstancesResponse>) => {

@@ -19,6 +19,8 @@ import type { PlanFlag, Tick } from "./step";
 import { STEPS } from "./steps";
 
 const LEASE = "lifecycle";
+/** How long the tick an ended provider operation kicks may wait for others to share it. */
+const OP_DONE_TICK_DELAY_MS = 25;
 
 export class LifecycleLoop {
   readonly holder = `${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -29,15 +31,19 @@ export class LifecycleLoop {
   opWaitMs = 2000;
   private readonly memory = { lastReconcile: 0 };
   private timer: NodeJS.Timeout | null = null;
+  /** When the pending timer fires (Date.now), while there is one. */
+  private timerDue = 0;
   private running: Promise<void> | null = null;
-  private rerun = false;
+  /** Kicked during a tick: the next one runs this soon after it (null: at the period). */
+  private rerunDelayMs: number | null = null;
   private stopped = true;
   /** When this loop last took or renewed the lease (null: it does not hold it). */
   private leaseRenewedAt: number | null = null;
 
   constructor(private readonly ctx: PoolContext) {
     this.launcher = new Launcher(ctx);
-    this.ops = new BackgroundOps(ctx.log, () => this.kick());
+    // Operations end in bursts (a thousand hand-overs or terminations): their kicks share a tick.
+    this.ops = new BackgroundOps(ctx.log, () => this.kick(OP_DONE_TICK_DELAY_MS));
   }
 
   start(): void {
@@ -50,14 +56,19 @@ export class LifecycleLoop {
     return this.leaseRenewedAt !== null;
   }
 
-  /** Asks for a tick soon (after a claim or a release) without waiting for the period. */
-  kick(): void {
+  /**
+   * Asks for a tick within `delayMs` (after a claim or a release) without waiting for the
+   * period. Kicks coalesce: while a tick is already due that soon, another kick changes
+   * nothing, so a burst of claims kicked with a small delay costs one tick, not one each.
+   */
+  kick(delayMs = 0): void {
     if (this.stopped) return;
     if (this.running) {
-      this.rerun = true;
+      this.rerunDelayMs = this.rerunDelayMs === null ? delayMs : Math.min(this.rerunDelayMs, delayMs);
       return;
     }
-    this.schedule(0);
+    if (this.timer && this.timerDue <= Date.now() + delayMs) return;
+    this.schedule(delayMs);
   }
 
   /** Runs one tick now (or waits for the one under way and runs another). Used by tests and the CLI. */
@@ -84,14 +95,15 @@ export class LifecycleLoop {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDue = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.tick()
         .catch((err) => this.ctx.log.error({ event: "tick-failed", err: (err as Error).message }, "lifecycle tick failed"))
         .finally(() => {
-          const again = this.rerun;
-          this.rerun = false;
-          this.schedule(again ? 0 : this.ctx.config.tickMs);
+          const again = this.rerunDelayMs;
+          this.rerunDelayMs = null;
+          this.schedule(again ?? this.ctx.config.tickMs);
         });
     }, delayMs);
     this.timer.unref?.();

@@ -43,6 +43,11 @@ export class BackgroundOps {
     return waitUpTo([...this.inFlight.values()], ms);
   }
 
+  /** The keys of the operations running now. */
+  keys(): string[] {
+    return [...this.inFlight.keys()];
+  }
+
   get size(): number {
     return this.inFlight.size;
   }

@@ -6,6 +6,7 @@
  * purpose was removed from the configuration is terminated without that step: terminating
  * frees the volume too.
  */
+import type { InstanceRef, Provider, TerminatedAt } from "../../providers/types";
 import { getInstance, listInStates, type Instance } from "../../store/instances";
 import { configuredPurpose, type PoolContext } from "../context";
 import { toRef } from "../refs";
@@ -45,8 +46,7 @@ async function terminateOne(ctx: PoolContext, inst: Instance): Promise<boolean> 
   try {
     if (inst.providerId) {
       if (purpose) await ctx.provider.release(ref, purpose);
-      const ended = await ctx.provider.terminate([ref]);
-      seenEnd = ended?.find((e) => e.providerId === inst.providerId)?.endedAt;
+      seenEnd = await batcherFor(ctx.provider).terminate(ref);
     }
   } catch (err) {
     ctx.log.warn({ event: "terminate-retry", instanceId: inst.id, err: (err as Error).message }, "terminate failed; will retry");
@@ -61,6 +61,67 @@ async function terminateOne(ctx: PoolContext, inst: Instance): Promise<boolean> 
     patch: { endedAt, updatedAt: now },
     event: { at: endedAt, userId: inst.lastOwnerId, purpose: inst.purpose, kind: "terminated", reason: inst.stateReason, actor: "lifecycle" },
   });
+}
+
+/** Most instances in one provider call (EC2's TerminateInstances takes up to 1,000). */
+export const TERMINATE_BATCH = 200;
+
+/**
+ * Gathers the terminations asked for in one turn of the event loop (a tick starts them all at
+ * once) into one `provider.terminate(list)` call per batch: after a burst of releases, a few
+ * calls instead of a thousand. When a batch fails, each instance is tried alone, so one that
+ * the provider refuses does not hold up the others.
+ */
+class TerminateBatcher {
+  private queue: Array<{ ref: InstanceRef; resolve: (endedAt: number | undefined) => void; reject: (err: unknown) => void }> = [];
+  private scheduled = false;
+
+  constructor(private readonly provider: Provider) {}
+
+  /** Resolves with when the provider saw the instance end, if it says. */
+  terminate(ref: InstanceRef): Promise<number | undefined> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ref, resolve, reject });
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.queue.splice(0);
+    for (let k = 0; k < all.length; k += TERMINATE_BATCH) void this.send(all.slice(k, k + TERMINATE_BATCH));
+  }
+
+  private async send(batch: typeof this.queue): Promise<void> {
+    try {
+      const ended = endTimes(await this.provider.terminate(batch.map((b) => b.ref)));
+      for (const b of batch) b.resolve(ended.get(b.ref.providerId ?? ""));
+    } catch (err) {
+      if (batch.length === 1) return batch[0]!.reject(err);
+      await Promise.all(
+        batch.map((b) =>
+          this.provider.terminate([b.ref]).then(
+            (ended) => b.resolve(endTimes(ended).get(b.ref.providerId ?? "")),
+            (e: unknown) => b.reject(e),
+          ),
+        ),
+      );
+    }
+  }
+}
+
+function endTimes(ended: TerminatedAt[] | void): Map<string, number> {
+  return new Map((ended ?? []).map((e) => [e.providerId, e.endedAt]));
+}
+
+const batchers = new WeakMap<Provider, TerminateBatcher>();
+
+function batcherFor(provider: Provider): TerminateBatcher {
+  let b = batchers.get(provider);
+  if (!b) batchers.set(provider, (b = new TerminateBatcher(provider)));
+  return b;
 }
 
 export const terminateStep: LifecycleStep = {

@@ -5,4 +5,4 @@
 export { INSTANCE_COLUMNS, type Instance } from "./row";
 export * from "./reads";
 export * from "./counts";
-export { insertInstance, updateInstance, type InstancePatch, type UpdateGuard } from "./writes";
+export { claimFreeRunning, insertInstance, isUniqueViolation, updateInstance, type InstancePatch, type UpdateGuard, type WarmClaim, type ZoneRule } from "./writes";

@@ -5,12 +5,20 @@
  * An instance's `state` is written only by `writeStateGuarded`, and only the pool's transition
  * owner (backend/pool/transitions.ts) calls it: it pairs every state change with its history
  * event in one transaction. `updateInstance` cannot change the state (its patch has no `state`).
+ *
+ * The warm claim's one write (`claimFreeRunning`) is here too: a free running spare of the
+ * purpose becomes the caller's in a single guarded `UPDATE … RETURNING`, with no read before it
+ * and no lock row. Racing claims never share a spare (the UPDATE itself re-checks `owner_id IS
+ * NULL`; PostgreSQL's `FOR UPDATE SKIP LOCKED` sends a racing claim to the next spare instead
+ * of making it wait), and a user racing themselves is stopped by the unique index
+ * `instances_one_serving` (migration 0008; see `isUniqueViolation`). It sets owner and deadline
+ * columns, never the state.
  */
-import type { Kysely, Updateable } from "kysely";
+import { PostgresAdapter, sql, type Kysely, type SelectQueryBuilder, type Updateable } from "kysely";
 import type { InstanceState } from "../../../contract";
 import { prepare, prepareByShape } from "../prepared";
 import type { Database, InstancesTable } from "../schema";
-import { COLUMN_NAMES, toColumns, toRow, type Instance } from "./row";
+import { COLUMN_NAMES, fromRow, toColumns, toRow, type Instance } from "./row";
 
 type Db = Kysely<Database>;
 
@@ -88,3 +96,64 @@ const guardedUpdate = prepareByShape(
       return q;
     },
 );
+
+export interface WarmClaim {
+  ownerId: string;
+  /** The batch job that takes the spare (issue #18); null for an interactive claim. */
+  jobId: string | null;
+  now: number;
+  idleDeadline: number;
+}
+
+/**
+ * Which spare, when the user's home is in some zones: `only` takes spares in those zones only
+ * (a provider whose homes cannot move), `prefer` takes one there first and any other otherwise.
+ */
+export type ZoneRule = { zones: readonly string[]; mode: "only" | "prefer" };
+
+/** Takes the longest-running free spare of `purpose` for the claimant; null when none is free. */
+export async function claimFreeRunning(db: Db, purpose: string, c: WarmClaim, zones?: ZoneRule): Promise<Instance | null> {
+  const n = zones?.zones.length ?? 0;
+  const q = claimQuery({ zones: n, mode: n ? zones!.mode : "any" });
+  const { rows } = await q(db, c.ownerId, c.jobId, c.now, c.idleDeadline, purpose, ...(zones?.zones ?? []));
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
+const isPostgres = (db: Db) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+const claimQuery = prepareByShape(
+  (s: { zones: number; mode: "any" | "only" | "prefer" }) => `${s.zones}|${s.mode}`,
+  (s) =>
+    (db: Db, ownerId: string, jobId: string | null, now: number, idleDeadline: number, purpose: string, ...zones: string[]) => {
+      // The partial index instances_free (purpose, state, running_at where owner_id is null) serves the pick.
+      let pick: SelectQueryBuilder<Database, "instances", { id: string }> = db
+        .selectFrom("instances")
+        .select("id")
+        .where("purpose", "=", purpose)
+        .where("state", "=", sql.lit("running"))
+        .where("owner_id", "is", null);
+      if (s.mode === "only") pick = pick.where("availability_zone", "in", zones);
+      if (s.mode === "prefer") pick = pick.orderBy(sql`case when availability_zone in (${sql.join(zones)}) then 0 else 1 end`);
+      // A literal limit: SQLite plans `limit ?` worse here.
+      pick = pick.orderBy("running_at").limit(sql.lit(1));
+      const set = { owner_id: ownerId, last_owner_id: ownerId, job_id: jobId, assigned_at: now, idle_deadline: idleDeadline, updated_at: now };
+      if (isPostgres(db)) {
+        return db
+          .with("pick", () => pick.forUpdate().skipLocked())
+          .updateTable("instances")
+          .set(set)
+          .from("pick")
+          .whereRef("instances.id", "=", "pick.id")
+          .where("instances.owner_id", "is", null)
+          .returningAll("instances");
+      }
+      // SQLite has one writer at a time: the sub-select and the update are one atomic step.
+      return db.updateTable("instances").set(set).where("id", "=", pick).where("owner_id", "is", null).returningAll();
+    },
+);
+
+/** Whether the database refused a write for a unique index (SQLite and PostgreSQL). */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "23505";
+}
