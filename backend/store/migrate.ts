@@ -11,6 +11,7 @@ import { handOverAndLiveIndex } from "./migrations/20261125_0003_hand_over_and_l
 import { purposePrices } from "./migrations/20261201_0004_purpose_prices";
 import { warmCalibration } from "./migrations/20261201_0005_warm_calibration";
 import { instanceJob } from "./migrations/20261202_0006_instance_job";
+import { tickIndexes } from "./migrations/20261202_0009_tick_indexes";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
@@ -20,6 +21,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     "20261201_0004_purpose_prices": purposePrices(),
     "20261201_0005_warm_calibration": warmCalibration(),
     "20261202_0006_instance_job": instanceJob(),
+    "20261202_0009_tick_indexes": tickIndexes(),
   };
 }
 

@@ -5,17 +5,20 @@
 import { sql, type Kysely } from "kysely";
 import { LIVE_STATES, SERVING_STATES, type InstanceState } from "../../../contract";
 import { prepare } from "../prepared";
+import { RUNNING_PURPOSES } from "./running-purposes";
 import type { Database } from "../schema";
 
 type Db = Kysely<Database>;
 
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** What the live rows of one purpose in one state add up to (see surveyLive). */
+/**
+ * What the live rows of one purpose in one state add up to (see surveyLive). A group is listed
+ * only when it has rows.
+ */
 export interface LiveGroup {
   purpose: string;
   state: InstanceState;
-  count: number;
   /** Rows without an owner. */
   free: number;
   /** Rows with an owner that the provider has not set up for them yet. */
@@ -25,31 +28,48 @@ export interface LiveGroup {
   oldestLaunchedAt: number | null;
 }
 
-const survey = prepare((db: Db) =>
-  db
-    .selectFrom("instances")
-    .select(["purpose", "state"])
-    .select(({ fn }) => [
-      fn.countAll<number>().as("n"),
-      sql<number>`sum(case when owner_id is null then 1 else 0 end)`.as("free"),
-      sql<number>`sum(case when owner_id is not null and (handed_over_to is null or handed_over_to <> owner_id) then 1 else 0 end)`.as("pending"),
-      sql<number | null>`min(case when owner_id is not null then idle_deadline end)`.as("next_idle"),
-      fn.min<number>("launched_at").as("oldest"),
-    ])
-    .where("state", "in", LIVE_STATES)
-    .groupBy(["purpose", "state"]),
-);
+/** The states an instance passes through on its way in and out: few rows are in them at any time. */
+const PASSING: readonly InstanceState[] = LIVE_STATES.filter((s) => s !== "running");
 
 /**
- * One aggregate read of every live row, grouped by purpose and state: the lifecycle loop reads
- * it at the start of a tick to skip the steps that have nothing to do.
+ * Two parts, in one statement (one snapshot of the table):
+ * - the passing states (launching, booting, releasing, interrupting): an aggregate over their
+ *   rows, which are few (an instance spends minutes in them);
+ * - running, where nearly every live row is (about 700 at the peak of a 1,000-person day): per
+ *   purpose (RUNNING_PURPOSES: one probe per purpose), four scalar probes, each answered by an index of migration
+ *   20261202_0009_tick_indexes or by `instances_free` without reading the other rows.
+ * The partial-index conditions are written out as in the indexes, so SQLite matches them.
+ */
+const survey = prepare((db: Db) => {
+  const passing = sql.join(PASSING.map((s) => sql.lit(s)));
+  const query = sql<{ purpose: string; state: string; free: number | string; pending: number | string; next_idle: number | string | null; oldest: number | string | null }>`
+${RUNNING_PURPOSES}
+    select "purpose", "state",
+      sum(case when "owner_id" is null then 1 else 0 end) as "free",
+      sum(case when "owner_id" is not null and ("handed_over_to" is null or "handed_over_to" <> "owner_id") then 1 else 0 end) as "pending",
+      min(case when "owner_id" is not null then "idle_deadline" end) as "next_idle",
+      min("launched_at") as "oldest"
+    from "instances" where "state" in (${passing}) group by "purpose", "state"
+    union all
+    select r."purpose", 'running',
+      (select count(*) from "instances" i where i."purpose" = r."purpose" and i."state" = 'running' and i."owner_id" is null),
+      (select count(*) from "instances" i where i."state" = 'running' and i."purpose" = r."purpose"
+        and i."owner_id" is not null and (i."handed_over_to" is null or i."handed_over_to" <> i."owner_id")),
+      (select min(i."idle_deadline") from "instances" i where i."state" = 'running' and i."purpose" = r."purpose" and i."owner_id" is not null),
+      (select min(i."launched_at") from "instances" i where i."state" = 'running' and i."purpose" = r."purpose")
+    from running_purposes r where r."purpose" is not null`;
+  return { compile: () => query.compile(db) };
+});
+
+/**
+ * What the live rows add up to, grouped by purpose and state: the lifecycle loop reads it at
+ * the start of a tick to skip the steps that have nothing to do.
  */
 export async function surveyLive(db: Db): Promise<LiveGroup[]> {
   const { rows } = await survey(db);
   return rows.map((r) => ({
     purpose: r.purpose,
     state: r.state as InstanceState,
-    count: Number(r.n),
     free: Number(r.free),
     pendingHandOvers: Number(r.pending),
     nextIdleDeadline: numOrNull(r.next_idle),

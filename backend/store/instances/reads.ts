@@ -2,10 +2,11 @@
  * Reads of the instances table: the few queries the API and the lifecycle steps run, each
  * prepared once (see ../prepared.ts) and each asking for exactly the rows it needs.
  */
-import { sql, type ExpressionBuilder, type Kysely } from "kysely";
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from "kysely";
 import { LIVE_STATES, SERVING_STATES, type InstanceState } from "../../../contract";
 import { prepare, prepareByShape } from "../prepared";
-import type { Database } from "../schema";
+import type { Database, InstancesTable } from "../schema";
+import { RUNNING_PURPOSES } from "./running-purposes";
 import { fromRow, type Instance } from "./row";
 
 type Db = Kysely<Database>;
@@ -104,6 +105,34 @@ const inStatesOfPurpose = prepareByShape(
   (states) => (db: Db, purpose: string) => db.selectFrom("instances").selectAll().where("state", "in", states).where("purpose", "=", purpose).orderBy("launched_at"),
 );
 
+/** What the boot step needs of a booting instance (a narrow read: it runs on most ticks of a busy day). */
+export type BootingInstance = Pick<Instance, "id" | "purpose" | "providerId" | "ownerId" | "launchedAt" | "privateDns" | "availabilityZone">;
+
+/**
+ * The booting instances, by purpose and launch time: the order of `instances_state_launched`,
+ * so SQLite reads them off that index without sorting.
+ */
+export async function listBooting(db: Db): Promise<BootingInstance[]> {
+  return (await booting(db)).rows.map((r) => ({
+    id: r.id,
+    purpose: r.purpose,
+    providerId: r.provider_id,
+    ownerId: r.owner_id,
+    launchedAt: Number(r.launched_at),
+    privateDns: r.private_dns,
+    availabilityZone: r.availability_zone,
+  }));
+}
+
+const booting = prepare((db: Db) =>
+  db
+    .selectFrom("instances")
+    .select(["id", "purpose", "provider_id", "owner_id", "launched_at", "private_dns", "availability_zone"])
+    .where("state", "=", sql.lit("booting"))
+    .orderBy("purpose")
+    .orderBy("launched_at"),
+);
+
 export interface InstanceFilter {
   purpose?: string;
   /** true: unassigned only; false: assigned only. */
@@ -130,14 +159,15 @@ export async function findPendingHandOvers(db: Db): Promise<Instance[]> {
   return (await pendingHandOvers(db)).rows.map(fromRow);
 }
 
-const pendingHandOvers = prepare((db: Db) =>
-  db
-    .selectFrom("instances")
-    .selectAll()
-    .where("state", "=", "running")
-    .where("owner_id", "is not", null)
-    .where((eb) => eb.or([eb("handed_over_to", "is", null), eb("handed_over_to", "!=", eb.ref("owner_id"))])),
-);
+// Purpose by purpose (see RUNNING_PURPOSES): with the purpose fixed, SQLite reads them off the
+// small partial index `instances_hand_over_pending`; without it, it walks every assigned row.
+const pendingHandOvers = prepare((db: Db) => {
+  const query = sql<Selectable<InstancesTable>>`${RUNNING_PURPOSES}
+    select i.* from running_purposes r join "instances" i on i."state" = 'running' and i."purpose" = r."purpose"
+      and i."owner_id" is not null and (i."handed_over_to" is null or i."handed_over_to" <> i."owner_id")
+    where r."purpose" is not null`;
+  return { compile: () => query.compile(db) };
+});
 
 /** The free running instances of a purpose, most recently started first: candidates to scale down. */
 export async function listSpareRunning(db: Db, purpose: string): Promise<Array<Pick<Instance, "id" | "purpose" | "ownerId" | "runningAt">>> {
