@@ -13,7 +13,7 @@ import { PoolError } from "../backend/errors";
 import { staticPolicies, type Clock, type PoolPolicies } from "../backend/pool/context";
 import { Pool } from "../backend/pool/service";
 import { openStore } from "../backend/store/db";
-import { getInstance } from "../backend/store/instances";
+import { getInstanceState } from "../backend/store/instances";
 import { migrateToLatest } from "../backend/store/migrate";
 import { baseConfig, purposeConfig } from "./config";
 import { SimProvider } from "./provider";
@@ -226,15 +226,15 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
         continue;
       }
       if (!s.instanceId) continue;
-      const inst = await getInstance(pool.db, s.instanceId);
-      if (inst?.state === "running") {
+      const state = await getInstanceState(pool.db, s.instanceId);
+      if (state === "running") {
         for (const w of s.waiting) {
           waits.push((now - w.claimAt) / 1000);
           begin(s, key, now, w.seconds, w.closes);
         }
         s.waiting = [];
         waitingSessions.delete(key);
-      } else if (!inst || !["launching", "booting"].includes(inst.state)) {
+      } else if (!state || !["launching", "booting"].includes(state)) {
         refused += s.waiting.length;
         s.waiting = [];
         waitingSessions.delete(key);

@@ -34,8 +34,9 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
         to: "running",
         patch: {
           runningAt: now,
-          privateDns: p.privateDnsName ?? inst.privateDns,
-          availabilityZone: p.availabilityZone ?? inst.availabilityZone,
+          // What the provider does not say stays as recorded (an undefined field is not written).
+          privateDns: p.privateDnsName ?? undefined,
+          availabilityZone: p.availabilityZone ?? undefined,
           stateReason: null,
           updatedAt: now,
         },

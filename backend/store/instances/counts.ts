@@ -5,7 +5,7 @@
 import { sql, type Kysely } from "kysely";
 import { LIVE_STATES, SERVING_STATES, type InstanceState } from "../../../contract";
 import { prepare } from "../prepared";
-import { RUNNING_PURPOSES } from "./running-purposes";
+import { LIVE_GROUPS } from "./live-groups";
 import type { Database } from "../schema";
 
 type Db = Kysely<Database>;
@@ -28,36 +28,24 @@ export interface LiveGroup {
   oldestLaunchedAt: number | null;
 }
 
-/** The states an instance passes through on its way in and out: few rows are in them at any time. */
-const PASSING: readonly InstanceState[] = LIVE_STATES.filter((s) => s !== "running");
-
 /**
- * Two parts, in one statement (one snapshot of the table):
- * - the passing states (launching, booting, releasing, interrupting): an aggregate over their
- *   rows, which are few (an instance spends minutes in them);
- * - running, where nearly every live row is (about 700 at the peak of a 1,000-person day): per
- *   purpose (RUNNING_PURPOSES: one probe per purpose), four scalar probes, each answered by an index of migration
- *   20261202_0009_tick_indexes or by `instances_free` without reading the other rows.
- * The partial-index conditions are written out as in the indexes, so SQLite matches them.
+ * Per live state and purpose (LIVE_GROUPS: one probe per group), four scalar probes, each
+ * answered by an index without reading the other rows: free rows by `instances_free`, pending
+ * hand-overs by `instances_hand_over_pending`, the earliest idle deadline by
+ * `instances_owned_idle`, the oldest launch by `instances_state_launched` (the last three from
+ * migration 20261202_0009_tick_indexes). A tick's survey then costs the same with 10 live rows
+ * or 1,000. The partial-index conditions are written out as in the indexes, so SQLite matches
+ * them.
  */
 const survey = prepare((db: Db) => {
-  const passing = sql.join(PASSING.map((s) => sql.lit(s)));
-  const query = sql<{ purpose: string; state: string; free: number | string; pending: number | string; next_idle: number | string | null; oldest: number | string | null }>`
-${RUNNING_PURPOSES}
-    select "purpose", "state",
-      sum(case when "owner_id" is null then 1 else 0 end) as "free",
-      sum(case when "owner_id" is not null and ("handed_over_to" is null or "handed_over_to" <> "owner_id") then 1 else 0 end) as "pending",
-      min(case when "owner_id" is not null then "idle_deadline" end) as "next_idle",
-      min("launched_at") as "oldest"
-    from "instances" where "state" in (${passing}) group by "purpose", "state"
-    union all
-    select r."purpose", 'running',
-      (select count(*) from "instances" i where i."purpose" = r."purpose" and i."state" = 'running' and i."owner_id" is null),
-      (select count(*) from "instances" i where i."state" = 'running' and i."purpose" = r."purpose"
-        and i."owner_id" is not null and (i."handed_over_to" is null or i."handed_over_to" <> i."owner_id")),
-      (select min(i."idle_deadline") from "instances" i where i."state" = 'running' and i."purpose" = r."purpose" and i."owner_id" is not null),
-      (select min(i."launched_at") from "instances" i where i."state" = 'running' and i."purpose" = r."purpose")
-    from running_purposes r where r."purpose" is not null`;
+  const query = sql<{ purpose: string; state: string; free: number | string; pending: number | string; next_idle: number | string | null; oldest: number | string | null }>`${LIVE_GROUPS}
+    select g."purpose", g."state",
+      (select count(*) from "instances" i where i."purpose" = g."purpose" and i."state" = g."state" and i."owner_id" is null) as "free",
+      (select count(*) from "instances" i where i."state" = g."state" and i."purpose" = g."purpose"
+        and i."owner_id" is not null and (i."handed_over_to" is null or i."handed_over_to" <> i."owner_id")) as "pending",
+      (select min(i."idle_deadline") from "instances" i where i."state" = g."state" and i."purpose" = g."purpose" and i."owner_id" is not null) as "next_idle",
+      (select min(i."launched_at") from "instances" i where i."state" = g."state" and i."purpose" = g."purpose") as "oldest"
+    from live_groups g where g."purpose" is not null`;
   return { compile: () => query.compile(db) };
 });
 

@@ -6,7 +6,7 @@ import { sql, type ExpressionBuilder, type Kysely, type Selectable } from "kysel
 import { LIVE_STATES, SERVING_STATES, type InstanceState } from "../../../contract";
 import { prepare, prepareByShape } from "../prepared";
 import type { Database, InstancesTable } from "../schema";
-import { RUNNING_PURPOSES } from "./running-purposes";
+import { RUNNING_PURPOSES } from "./live-groups";
 import { fromRow, type Instance } from "./row";
 
 type Db = Kysely<Database>;
@@ -19,6 +19,14 @@ export async function getInstance(db: Db, id: string): Promise<Instance | null> 
   const [r] = (await byId(db, id)).rows;
   return r ? fromRow(r) : null;
 }
+
+/** Only the state of an instance (null: no such row): for callers polling one row, such as the simulator. */
+export async function getInstanceState(db: Db, id: string): Promise<InstanceState | null> {
+  const [r] = (await stateById(db, id)).rows;
+  return r ? (r.state as InstanceState) : null;
+}
+
+const stateById = prepare((db: Db, id: string) => db.selectFrom("instances").select("state").where("id", "=", id));
 
 /** The live instance the provider knows by this id (observations name the provider's id). */
 export async function findLiveByProviderId(db: Db, providerId: string): Promise<Instance | null> {
@@ -106,7 +114,7 @@ const inStatesOfPurpose = prepareByShape(
 );
 
 /** What the boot step needs of a booting instance (a narrow read: it runs on most ticks of a busy day). */
-export type BootingInstance = Pick<Instance, "id" | "purpose" | "providerId" | "ownerId" | "launchedAt" | "privateDns" | "availabilityZone">;
+export type BootingInstance = Pick<Instance, "id" | "purpose" | "providerId" | "ownerId" | "launchedAt">;
 
 /**
  * The booting instances, by purpose and launch time: the order of `instances_state_launched`,
@@ -119,15 +127,13 @@ export async function listBooting(db: Db): Promise<BootingInstance[]> {
     providerId: r.provider_id,
     ownerId: r.owner_id,
     launchedAt: Number(r.launched_at),
-    privateDns: r.private_dns,
-    availabilityZone: r.availability_zone,
   }));
 }
 
 const booting = prepare((db: Db) =>
   db
     .selectFrom("instances")
-    .select(["id", "purpose", "provider_id", "owner_id", "launched_at", "private_dns", "availability_zone"])
+    .select(["id", "purpose", "provider_id", "owner_id", "launched_at"])
     .where("state", "=", sql.lit("booting"))
     .orderBy("purpose")
     .orderBy("launched_at"),
