@@ -30,8 +30,8 @@ export interface LiveGroup {
 
 /**
  * Per live state and purpose (LIVE_GROUPS: one probe per group), four scalar probes, each
- * answered by an index without reading the other rows: free rows by `instances_free`, pending
- * hand-overs by `instances_hand_over_pending`, the earliest idle deadline by
+ * answered by an index without reading the other rows: free rows by the owner-less range of
+ * `instances_live`, pending hand-overs by `instances_hand_over_pending`, the earliest idle deadline by
  * `instances_owned_idle`, the oldest launch by `instances_state_launched` (the last three from
  * migration 20261202_0009_tick_indexes). A tick's survey then costs the same with 10 live rows
  * or 1,000. The partial-index conditions are written out as in the indexes, so SQLite matches
