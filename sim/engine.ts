@@ -13,7 +13,7 @@ import { PoolError } from "../backend/errors";
 import { staticPolicies, type Clock, type PoolPolicies } from "../backend/pool/context";
 import { Pool } from "../backend/pool/service";
 import { openStore } from "../backend/store/db";
-import { getInstance } from "../backend/store/instances";
+import { getInstanceState } from "../backend/store/instances";
 import { migrateToLatest } from "../backend/store/migrate";
 import { baseConfig, purposeConfig } from "./config";
 import { SimProvider } from "./provider";
@@ -86,6 +86,8 @@ type SimEvent =
   | { kind: "tick"; periodic?: boolean };
 
 interface Session {
+  /** Creation order: sessions waiting for a boot are settled in this order (determinism). */
+  order: number;
   userId: string;
   purpose: string;
   instanceId: string | null;
@@ -188,7 +190,7 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
 
   const claim = async (row: TraceRow) => {
     const key = `${row.userId}\u0000${row.purpose}`;
-    const s = sessions.get(key) ?? { userId: row.userId, purpose: row.purpose, instanceId: null, waiting: [], activeUntil: 0, closes: true, heartbeatScheduled: false };
+    const s = sessions.get(key) ?? { order: sessions.size, userId: row.userId, purpose: row.purpose, instanceId: null, waiting: [], activeUntil: 0, closes: true, heartbeatScheduled: false };
     sessions.set(key, s);
     try {
       const outcome = await pool.claim(row.userId, row.purpose);
@@ -203,6 +205,7 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
         begin(s, key, now, row.sessionSeconds, !row.forgetsToClose);
       } else {
         s.waiting.push({ claimAt: now, seconds: row.sessionSeconds, closes: !row.forgetsToClose });
+        waitingSessions.set(key, s);
       }
     } catch (err) {
       if (!(err instanceof PoolError)) throw err;
@@ -211,19 +214,30 @@ export async function simulate(rows: TraceRow[], options: SimOptions): Promise<S
     }
   };
 
+  // Only the sessions with a claim waiting for a boot are looked at after a tick (at 1,000
+  // people, walking every session after each tick was a tenth of the run).
+  const waitingSessions = new Map<string, Session>();
   const settleWaiting = async () => {
-    for (const [key, s] of sessions) {
-      if (s.waiting.length === 0 || !s.instanceId) continue;
-      const inst = await getInstance(pool.db, s.instanceId);
-      if (inst?.state === "running") {
+    if (waitingSessions.size === 0) return;
+    const pending = [...waitingSessions].sort((a, b) => a[1].order - b[1].order);
+    for (const [key, s] of pending) {
+      if (s.waiting.length === 0) {
+        waitingSessions.delete(key);
+        continue;
+      }
+      if (!s.instanceId) continue;
+      const state = await getInstanceState(pool.db, s.instanceId);
+      if (state === "running") {
         for (const w of s.waiting) {
           waits.push((now - w.claimAt) / 1000);
           begin(s, key, now, w.seconds, w.closes);
         }
         s.waiting = [];
-      } else if (!inst || !["launching", "booting"].includes(inst.state)) {
+        waitingSessions.delete(key);
+      } else if (!state || !["launching", "booting"].includes(state)) {
         refused += s.waiting.length;
         s.waiting = [];
+        waitingSessions.delete(key);
       }
     }
   };

@@ -13,6 +13,7 @@ import { warmCalibration } from "./migrations/20261201_0005_warm_calibration";
 import { instanceJob } from "./migrations/20261202_0006_instance_job";
 import { jobs } from "./migrations/20261202_0007_jobs";
 import { claimIndex } from "./migrations/20261202_0008_claim_index";
+import { tickIndexes } from "./migrations/20261202_0009_tick_indexes";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
@@ -24,6 +25,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     "20261202_0006_instance_job": instanceJob(),
     "20261202_0007_jobs": jobs(),
     "20261202_0008_claim_index": claimIndex(),
+    "20261202_0009_tick_indexes": tickIndexes(),
   };
 }
 

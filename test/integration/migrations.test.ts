@@ -68,7 +68,7 @@ for (const kind of STORE_KINDS) {
       const [running] = await surveyLive(db);
       assert.deepEqual(
         { ...running },
-        { purpose: "rstudio", state: "running", count: 4, free: 1, pendingHandOvers: 2, nextIdleDeadline: now + 3_600_000, oldestLaunchedAt: now },
+        { purpose: "rstudio", state: "running", free: 1, pendingHandOvers: 2, nextIdleDeadline: now + 3_600_000, oldestLaunchedAt: now },
       );
     });
 

@@ -6,7 +6,6 @@ import type { LiveGroup } from "../../backend/store/instances";
 const NOW = 1_000_000_000;
 const group = (g: Partial<LiveGroup> & Pick<LiveGroup, "state">): LiveGroup => ({
   purpose: "rstudio",
-  count: 1,
   free: 0,
   pendingHandOvers: 0,
   nextIdleDeadline: null,
@@ -41,11 +40,11 @@ test("hand-overs, idle deadlines and lifetimes are due only when their time or n
 test("spares are counted per purpose over launching, booting and running, never releasing", () => {
   const plan = planTick(
     [
-      group({ state: "launching", free: 1, count: 1 }),
-      group({ state: "booting", free: 2, count: 3 }),
-      group({ state: "running", free: 4, count: 9 }),
-      group({ state: "releasing", free: 5, count: 5 }),
-      group({ purpose: "gpu", state: "running", free: 1, count: 1 }),
+      group({ state: "launching", free: 1 }),
+      group({ state: "booting", free: 2 }),
+      group({ state: "running", free: 4 }),
+      group({ state: "releasing", free: 5 }),
+      group({ purpose: "gpu", state: "running", free: 1 }),
     ],
     NOW,
     3_600_000,

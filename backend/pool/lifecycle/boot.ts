@@ -3,7 +3,7 @@
  * becomes `running`, one that died while booting is lost, and one that takes longer than the
  * purpose's boot timeout is given up and terminated.
  */
-import { listInStates } from "../../store/instances";
+import { listBooting } from "../../store/instances";
 import { configuredPurpose, type PoolContext } from "../context";
 import { transition } from "../transitions";
 import { forEachInstance, type LifecycleStep } from "./step";
@@ -22,7 +22,7 @@ export interface BootProgress {
 /** Moves booting instances on, and says what changed. */
 export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
   const progress: BootProgress = { runningAssigned: 0, runningFree: 0, lost: 0, timedOut: 0 };
-  const booting = (await listInStates(ctx.db, ["booting"])).filter((i) => i.providerId);
+  const booting = (await listBooting(ctx.db)).filter((i) => i.providerId);
   if (booting.length === 0) return progress;
   const seen = new Map((await ctx.provider.describe(booting.map((i) => i.providerId!))).map((p) => [p.providerId, p]));
   await forEachInstance(ctx, "boot", booting, async (inst) => {
@@ -34,8 +34,9 @@ export async function watchBooting(ctx: PoolContext): Promise<BootProgress> {
         to: "running",
         patch: {
           runningAt: now,
-          privateDns: p.privateDnsName ?? inst.privateDns,
-          availabilityZone: p.availabilityZone ?? inst.availabilityZone,
+          // What the provider does not say stays as recorded (an undefined field is not written).
+          privateDns: p.privateDnsName ?? undefined,
+          availabilityZone: p.availabilityZone ?? undefined,
           stateReason: null,
           updatedAt: now,
         },

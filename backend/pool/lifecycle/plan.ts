@@ -37,12 +37,10 @@ export function planTick(groups: LiveGroup[], now: number, shortestLifetimeMs: n
     freeByPurpose: new Map(),
   };
   for (const g of groups) {
-    if (g.count === 0) continue;
     if (configured && !configured.has(g.purpose) && g.state !== "releasing") plan.retire = true;
     if (g.state === "launching") plan.launch = true;
     if (g.state === "booting") plan.boot = true;
     if (g.state === "releasing") plan.terminate = true;
-    if (g.state === "interrupting") plan.interrupting = true;
     if (g.state === "interrupting") plan.interrupting = true;
     if (g.state === "running" && g.pendingHandOvers > 0) plan.assign = true;
     if (g.state === "running" && g.oldestLaunchedAt !== null && g.oldestLaunchedAt <= now - shortestLifetimeMs) plan.expire = true;
