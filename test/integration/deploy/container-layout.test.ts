@@ -148,7 +148,7 @@ describe("the backend image's files (deploy/docker/Dockerfile, laid out without 
   test("the runtime stage: non-root, the entry point runs `serve`, a health check, only production dependencies and the bundle", () => {
     assert.equal(stage.user, "node", "runs as the unprivileged node user");
     assert.deepEqual(containerCmd(stage.cmd), ["./docker-entrypoint.sh", "serve"]);
-    assert.match(readFileSync(inImage("docker-entrypoint.sh"), "utf8"), /exec node dist\/backend\/cli\.js "\$@"/);
+    assert.match(readFileSync(inImage("docker-entrypoint.sh"), "utf8"), /exec node (--[\w=-]+ )*dist\/backend\/cli\.js "\$@"/);
     assert.ok(stage.healthcheck, "HEALTHCHECK CMD [...]");
     assert.equal(stage.env.NODE_ENV, "production");
     assert.ok(existsSync(inImage("dist/backend/cli.js")) && existsSync(inImage("dist/backend/user-data.sh")));
