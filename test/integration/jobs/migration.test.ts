@@ -31,7 +31,7 @@ for (const kind of STORE_KINDS) {
       const db = ts.store.db;
       await insertInstance(db, row("rsp-00000000000000b1", "ann", null));
       await assert.rejects(insertInstance(db, row("rsp-00000000000000b2", "ann", "job-00000000000000a1")), "before 0007 the index counts job rows too");
-      assert.deepEqual(await migrateToLatest(ts.store), ["20261202_0007_jobs"]);
+      assert.deepEqual(await migrateTo(ts.store, "20261202_0007_jobs"), ["20261202_0007_jobs"]);
       await insertInstance(db, row("rsp-00000000000000b2", "ann", "job-00000000000000a1"));
       await insertInstance(db, row("rsp-00000000000000b3", "ann", "job-00000000000000a2"));
       await assert.rejects(insertInstance(db, row("rsp-00000000000000b4", "ann", null)), "still one interactive instance per user and purpose");
@@ -48,7 +48,7 @@ for (const kind of STORE_KINDS) {
       await db.deleteFrom("instances").where("job_id", "is not", null).execute();
       await migrateTo(ts.store, BEFORE_JOBS);
       await assert.rejects(db.selectFrom("jobs").selectAll().execute(), "the jobs table is gone");
-      assert.deepEqual(await migrateToLatest(ts.store), ["20261202_0007_jobs"]);
+      assert.deepEqual((await migrateToLatest(ts.store))[0], "20261202_0007_jobs");
       assert.deepEqual(await db.selectFrom("jobs").selectAll().execute(), []);
     });
   });
