@@ -42,6 +42,14 @@ async function holdInstance(ctx: JobsContext, job: Job, inst: Instance): Promise
   await updateInstance(ctx.db, inst.id, { idleDeadline: now + idleMs, updatedAt: now }, { states: SERVING_STATES, ownerId: job.ownerId });
 }
 
+/** The job's instance while it still serves the job; else the job fails (its instance ended `when`) and null. */
+async function jobInstanceOrEnd(ctx: JobsContext, job: Job, when: string): Promise<Instance | null> {
+  const inst = job.instanceId ? await getInstance(ctx.db, job.instanceId) : null;
+  if (inst && isServing(inst.state) && inst.jobId === job.id) return inst;
+  await endJob(ctx, job, "failed", `its instance ended ${when}${inst?.stateReason ? ` (${inst.stateReason})` : ""}`, "jobs");
+  return null;
+}
+
 async function advanceStarting(ctx: JobsContext, job: Job): Promise<void> {
   const purpose = configuredPurpose(ctx, job.purpose);
   if (!purpose) {
@@ -51,11 +59,8 @@ async function advanceStarting(ctx: JobsContext, job: Job): Promise<void> {
   const runner = ctx.runners.forPurpose(purpose);
   let target = null;
   if (runner.needsInstance) {
-    const inst = job.instanceId ? await getInstance(ctx.db, job.instanceId) : null;
-    if (!inst || !isServing(inst.state) || inst.jobId !== job.id) {
-      await endJob(ctx, job, "failed", `its instance ended before the job started${inst?.stateReason ? ` (${inst.stateReason})` : ""}`, "jobs");
-      return;
-    }
+    const inst = await jobInstanceOrEnd(ctx, job, "before the job started");
+    if (!inst) return;
     await holdInstance(ctx, job, inst);
     if (inst.state !== "running" || inst.handedOverTo !== inst.ownerId) return; // still booting, or its home is not there yet
     target = targetOf(inst);
@@ -88,11 +93,8 @@ async function watchRunning(ctx: JobsContext, job: Job): Promise<void> {
   const runner = ctx.runners.forPurpose(purpose);
   let target = null;
   if (runner.needsInstance) {
-    const inst = job.instanceId ? await getInstance(ctx.db, job.instanceId) : null;
-    if (!inst || !isServing(inst.state) || inst.jobId !== job.id) {
-      await endJob(ctx, job, "failed", `its instance ended while it ran${inst?.stateReason ? ` (${inst.stateReason})` : ""}`, "jobs");
-      return;
-    }
+    const inst = await jobInstanceOrEnd(ctx, job, "while it ran");
+    if (!inst) return;
     await holdInstance(ctx, job, inst);
     target = targetOf(inst);
   }

@@ -12,6 +12,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { JobRunner, JobSpec, JobTarget, LogChunk, ProcessProbe, RunRef, RunStatus } from "../runner";
+import { killGroup } from "../../providers/local/processes";
 
 /** Marks a job's processes (checked in /proc before a signal, so a recycled pid is never killed). */
 export const JOB_ENV = "RSTUDIO_POOL_JOB";
@@ -227,10 +228,10 @@ export class LocalJobRunner implements JobRunner, ProcessProbe {
   async cancel(job: JobSpec, ref: RunRef): Promise<void> {
     const { pid } = JSON.parse(ref) as LocalRef;
     if (!isJobProcess(pid, job.jobId)) return;
-    signalGroup(pid, "SIGTERM");
+    killGroup(pid, "SIGTERM");
     const deadline = Date.now() + (this.options.killGraceMs ?? 5000);
     while (Date.now() < deadline && groupHasLiveMembers(pid)) await new Promise((r) => setTimeout(r, 50));
-    if (groupHasLiveMembers(pid)) signalGroup(pid, "SIGKILL");
+    if (groupHasLiveMembers(pid)) killGroup(pid, "SIGKILL");
     // SIGKILL is not refused: wait for the kernel to finish the whole group (R's children too).
     const gone = Date.now() + 5000;
     while (Date.now() < gone && groupHasLiveMembers(pid)) await new Promise((r) => setTimeout(r, 50));
@@ -242,14 +243,3 @@ export class LocalJobRunner implements JobRunner, ProcessProbe {
   }
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}

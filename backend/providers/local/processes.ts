@@ -88,3 +88,16 @@ export function taggedProcesses(scope: ProcessScope): TaggedProcess[] {
 export function findInstanceProcess(instanceId: string, scope: ProcessScope): number | null {
   return taggedProcesses(scope).find((p) => p.instanceId === instanceId)?.pid ?? null;
 }
+
+/** Signals a process group (our instances and jobs lead their own), or the process alone when it leads none. */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -23,7 +23,7 @@ import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, L
 import { instanceEnv } from "./child-env";
 import { StateFiles } from "./state-files";
 import { findJupyter, isJupyterBusy, readJupyterActivity, type JupyterInstall } from "./jupyter";
-import { findInstanceProcess, isOurProcess, taggedProcesses, type TaggedProcess } from "./processes";
+import { findInstanceProcess, isOurProcess, killGroup, taggedProcesses, type TaggedProcess } from "./processes";
 import { buildLaunchCommand, containerName, detectRuntime, dockerProblem, placeholderCommand, runtimeApp, type ConcreteRuntime, type LaunchCommand, type RuntimeChoice } from "./runtimes";
 
 export { INSTANCE_ENV } from "./child-env";
@@ -538,16 +538,5 @@ function strayToState(p: TaggedProcess, poolName: string): LocalInstanceState {
   return { instanceId: p.instanceId, providerId: localProviderId(p.instanceId), poolName, purpose: p.purpose ?? "", runtime: "command", pid: p.pid, port: p.port ?? 0, ownerId: null, startedAt: Date.now() };
 }
 
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
