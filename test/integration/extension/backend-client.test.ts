@@ -17,6 +17,7 @@ import { ClaimFlow, type ClaimStage } from "../../../extension/core/claim-flow";
 import { systemClock } from "../../../extension/core/emitter";
 import { describeFailure, ExtensionError } from "../../../extension/core/errors";
 import { TunnelManager } from "../../../extension/core/tunnels/tunnel-manager";
+import { killLocalInstances } from "../../support/local";
 import { RecordingLog } from "../../unit/extension/fakes";
 
 let dir: string;
@@ -34,6 +35,8 @@ before(async () => {
 
 after(async () => {
   await running?.close();
+  // A released instance may still be terminating when the server closes (instances outlive it by design).
+  killLocalInstances(dir);
   rmSync(dir, { recursive: true, force: true });
 });
 
