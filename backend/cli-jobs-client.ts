@@ -4,7 +4,8 @@
  * stable code (or BACKEND_UNREACHABLE, TIMEOUT, BAD_RESPONSE). The token goes in the
  * Authorization header only; it is never part of a message.
  */
-import type { ApiErrorBody, PurposesResponse } from "../contract";
+import type { PurposesResponse } from "../contract";
+import { answerError, answerJson } from "../contract/answers";
 import type { JobListResponse, JobLogChunk, JobRequest, JobView, KeepAliveRequest, KeepAliveView } from "../contract/jobs";
 import { EXIT, JobCliError, type Connection } from "./cli-jobs-input";
 
@@ -58,18 +59,11 @@ export class JobsClient {
       const cause = (err as { cause?: { code?: string } }).cause?.code;
       throw new JobCliError("BACKEND_UNREACHABLE", `the backend at ${this.conn.url} does not answer${cause ? ` (${cause})` : ""}`);
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
+    const json = answerJson(await res.text());
     if (!res.ok) {
-      const e = (json as ApiErrorBody | undefined)?.error;
-      const code = e?.code ?? (res.status === 401 ? "UNAUTHORIZED" : res.status === 404 ? "NOT_FOUND" : "BAD_RESPONSE");
+      const { code, message } = answerError(res.status, json);
       const hint = code === "UNAUTHORIZED" ? ` (token from ${this.conn.tokenSource})` : "";
-      throw new JobCliError(code, `${e?.message ?? `the backend answered ${method} ${p} with HTTP ${res.status}`}${hint}`, EXIT.error);
+      throw new JobCliError(code, `${message ?? `the backend answered ${method} ${p} with HTTP ${res.status}`}${hint}`, EXIT.error);
     }
     if (json === undefined) throw new JobCliError("BAD_RESPONSE", `the backend at ${this.conn.url} answered ${method} ${p} with something that is not JSON`);
     return json as T;

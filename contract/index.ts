@@ -9,3 +9,4 @@ export * from "./errors";
 export * from "./sessions";
 export * from "./apps";
 export * from "./jobs";
+export * from "./answers";

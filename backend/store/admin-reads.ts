@@ -4,12 +4,11 @@
  * holds the lifecycle lease. Nothing here writes.
  */
 import type { Kysely } from "kysely";
+import { LIVE_STATES } from "../../contract";
+import { eventFromRow } from "./events";
 import type { Database } from "./schema";
 
 type Db = Kysely<Database>;
-
-/** The states that hold (or will hold) a machine. */
-const LIVE = ["launching", "booting", "running", "releasing"];
 
 export interface LiveInstanceRow {
   id: string;
@@ -34,7 +33,7 @@ export async function listLiveInstances(db: Db): Promise<LiveInstanceRow[]> {
   const rows = await db
     .selectFrom("instances")
     .select(["id", "purpose", "state", "state_reason", "owner_id", "provider_id", "instance_type", "market", "hourly_price", "launched_at", "running_at", "assigned_at", "idle_deadline", "updated_at"])
-    .where("state", "in", LIVE)
+    .where("state", "in", LIVE_STATES)
     .orderBy("launched_at")
     .orderBy("id")
     .execute();
@@ -92,17 +91,11 @@ export async function queryEvents(db: Db, q: EventQuery): Promise<StoredEvent[]>
   if (q.until !== undefined) s = s.where("at", "<", q.until);
   if (q.afterId !== undefined) s = s.where("id", q.order === "asc" ? ">" : "<", q.afterId);
   const rows = await s.orderBy("id", q.order).limit(q.limit).execute();
-  return rows.map((r) => ({
-    id: Number(r.id),
-    at: Number(r.at),
-    instanceId: r.instance_id,
-    userId: r.user_id,
-    purpose: r.purpose,
-    kind: r.kind,
-    reason: r.reason,
-    actor: r.actor,
-    details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null,
-  }));
+  // The admin API sends a missing details as null, where the pool's own reads leave it out.
+  return rows.map((r) => {
+    const e = eventFromRow(r);
+    return { ...e, reason: e.reason ?? null, details: e.details ?? null };
+  });
 }
 
 /** Who holds a lease and until when, if anyone does. */

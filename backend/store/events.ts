@@ -1,7 +1,8 @@
 /** The history: every launch, assignment, release, reap, loss and fix, with who, when and why. */
 import type { Kysely } from "kysely";
 import { prepare } from "./prepared";
-import type { Database } from "./schema";
+import type { Selectable } from "kysely";
+import type { Database, EventsTable } from "./schema";
 
 export type EventKind =
   | "launch-requested"
@@ -67,7 +68,12 @@ export async function listEvents(
   if (filter.since !== undefined) q = q.where("at", ">=", filter.since);
   if (filter.until !== undefined) q = q.where("at", "<", filter.until);
   const rows = await q.orderBy("at").orderBy("id").limit(filter.limit ?? 10_000).execute();
-  return rows.map((r) => ({
+  return rows.map(eventFromRow);
+}
+
+/** One row of the events table as the pool reads it (details parsed, absent when empty). */
+export function eventFromRow(r: Selectable<EventsTable>): EventRow {
+  return {
     id: Number(r.id),
     at: Number(r.at),
     instanceId: r.instance_id,
@@ -77,5 +83,5 @@ export async function listEvents(
     reason: r.reason,
     actor: r.actor,
     details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : undefined,
-  }));
+  };
 }

@@ -4,7 +4,6 @@
  * token and an unreadable answer get codes of their own. The token is sent and never logged.
  */
 import type {
-  ApiErrorBody,
   AppName,
   ClaimResponse,
   ConnectionResponse,
@@ -18,6 +17,7 @@ import type {
   EndSessionResponse,
   ResumeSessionResponse,
 } from "../../contract";
+import { answerError, answerJson } from "../../contract/answers";
 import type { JobListResponse, JobLogChunk, JobRequest, JobView, KeepAliveRequest, KeepAliveView } from "../../contract/jobs";
 import type { Log } from "./emitter";
 import { ExtensionError } from "./errors";
@@ -142,16 +142,11 @@ export class BackendClient {
       });
     }
     const text = await res.text();
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
+    const json = answerJson(text);
     if (!res.ok) {
-      const apiError = (json as ApiErrorBody | undefined)?.error;
-      const code = apiError?.code ?? (res.status === 401 ? "UNAUTHORIZED" : "BAD_RESPONSE");
-      const message = apiError?.message ?? `the backend answered HTTP ${res.status}${json === undefined && text ? " (not JSON: is rstudioPool.backendUrl the pool backend?)" : ""}`;
+      const apiError = answerError(res.status, json);
+      const code = apiError.code;
+      const message = apiError.message ?? `the backend answered HTTP ${res.status}${json === undefined && text ? " (not JSON: is rstudioPool.backendUrl the pool backend?)" : ""}`;
       this.opts.log?.warn(`${method} ${path}: HTTP ${res.status} ${code}: ${message}`);
       throw new ExtensionError(code, message, { status: res.status });
     }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { RequestListener } from "node:http";
 import { after, before, describe, it } from "node:test";
 import request from "supertest";
+import { LIVE_STATES, type InstanceState } from "../../contract";
 import { createApp } from "../../backend/api/app";
 import { LedgerCostService } from "../../backend/cost/service";
 import { silentLogger } from "../../backend/log";
@@ -48,7 +49,7 @@ for (const kind of STORE_KINDS) {
       assert.ok(list.length >= 3, "the warm spare is listed too");
       for (const i of list) {
         assert.equal(i.purpose, "rstudio");
-        assert.ok(["launching", "booting", "running", "releasing"].includes(String(i.state)));
+        assert.ok(LIVE_STATES.includes(i.state as InstanceState));
         assert.ok(!Number.isNaN(Date.parse(String(i.since))));
         assert.equal(i.currency, "USD");
         assert.equal(typeof i.costSoFar, "number");
@@ -120,6 +121,16 @@ for (const kind of STORE_KINDS) {
       assert.ok(o.body.paths["/v1/admin/instances"]?.get);
       assert.ok(o.body.paths["/v1/admin/events"]?.get.parameters.some((p: { name: string }) => p.name === "cursor"));
       assert.ok(o.body.components.schemas.AdminInstance);
+    });
+
+    // Last, as it changes a row: an instance the cloud is taking back still holds a machine, so
+    // an operator must see it among the live ones.
+    it("lists an interrupting instance as live", async () => {
+      const spare = await ts.store.db.selectFrom("instances").select("id").where("state", "=", "running").where("owner_id", "is", null).executeTakeFirstOrThrow();
+      await ts.store.db.updateTable("instances").set({ state: "interrupting" }).where("id", "=", spare.id).execute();
+      const res = await request(app).get("/v1/admin/instances").set(as("admin"));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.instances.find((i: { id: string }) => i.id === spare.id)?.state, "interrupting");
     });
   });
 }
