@@ -5,39 +5,24 @@
  * SSM), the busy check, session brokering for the owner only, and release detaching the home.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import request from "supertest";
 import { createApp } from "../../../backend/api/app";
 import { silentLogger } from "../../../backend/log";
 import { LedgerCostService } from "../../../backend/cost/service";
 import { Pool } from "../../../backend/pool/service";
 import type { Ec2Provider } from "../../../backend/providers/ec2/provider";
-import { openStore, type Store } from "../../../backend/store/db";
 import { getInstance } from "../../../backend/store/instances";
-import { migrateToLatest } from "../../../backend/store/migrate";
 import { hashToken, insertToken, insertUser } from "../../../backend/store/users";
-import { ec2PoolConfig, ec2PurposeConfig, fakeProvider } from "../../support/aws/builders";
-import { startFakeAws, type FakeAws } from "../../support/aws/fake-aws-server";
+import { ec2PoolConfig, ec2PurposeConfig } from "../../support/aws/builders";
+import { fakeAwsForFile } from "../../support/aws/ec2-pool-fixture";
 
-let fake: FakeAws;
-const stores: Store[] = [];
-before(async () => {
-  fake = await startFakeAws();
-});
-after(async () => {
-  for (const s of stores) await s.close();
-  await fake.close();
-});
+const aws = fakeAwsForFile();
 
 async function makePool(purposeOver: Parameters<typeof ec2PurposeConfig>[0] = {}, poolOver: Parameters<typeof ec2PoolConfig>[1] = {}): Promise<{ pool: Pool; provider: Ec2Provider; clock: { t: number; now(): number } }> {
   const clock = { t: Date.now(), now: () => clock.t };
   const config = ec2PoolConfig([ec2PurposeConfig({ idleTimeoutSeconds: 600, ...purposeOver })], poolOver);
-  const store = openStore({ databaseUrl: null, dataDir: config.dataDir });
-  stores.push(store);
-  await migrateToLatest(store);
-  const provider = fakeProvider(fake, { purposes: config.purposes, now: () => clock.now() });
-  const pool = new Pool({ config, store, provider, clock });
-  await pool.prepare();
+  const { pool, provider } = await aws.ec2Pool(config, { clock, provider: { purposes: config.purposes, now: () => clock.now() } });
   return { pool, provider, clock };
 }
 
@@ -60,19 +45,19 @@ test("a spot instance is interrupted; the user's next claim gets a new instance 
   await tickUntil(pool, async () => (await stateOf(pool, first.instance.id)) === "running");
   const row1 = (await getInstance(pool.db, first.instance.id))!;
   // The home is made once the instance runs, in its zone, and named by the instance's HomeVolume tag.
-  const homeId = fake.world.instances.get(row1.providerId!)!.tags.HomeVolume!;
+  const homeId = aws.fake.world.instances.get(row1.providerId!)!.tags.HomeVolume!;
   assert.match(homeId, /^vol-/);
-  assert.equal(fake.world.volumes.get(homeId)!.zone, row1.availabilityZone);
-  assert.equal(fake.world.mounted.get(row1.providerId!), homeId, "mounted before the instance counted as running");
-  assert.equal(fake.world.volumes.get(homeId)!.attachment?.instanceId, row1.providerId, "attached once it ran");
+  assert.equal(aws.fake.world.volumes.get(homeId)!.zone, row1.availabilityZone);
+  assert.equal(aws.fake.world.mounted.get(row1.providerId!), homeId, "mounted before the instance counted as running");
+  assert.equal(aws.fake.world.volumes.get(homeId)!.attachment?.instanceId, row1.providerId, "attached once it ran");
   assert.equal(row1.market, "spot");
 
-  fake.world.interruptSpot(row1.providerId!);
+  aws.fake.world.interruptSpot(row1.providerId!);
   await pool.loop.tick({ forceReconcile: true });
   const ended = (await getInstance(pool.db, first.instance.id))!;
   assert.equal(ended.state, "interrupted");
   assert.equal(ended.stateReason, "Server.SpotInstanceTermination");
-  assert.equal(fake.world.volumes.get(homeId)!.state, "available", "the home volume survives");
+  assert.equal(aws.fake.world.volumes.get(homeId)!.state, "available", "the home volume survives");
 
   const second = await pool.claim("alice", "spotty");
   assert.equal(second.source, "launched");
@@ -80,10 +65,10 @@ test("a spot instance is interrupted; the user's next claim gets a new instance 
   await tickUntil(pool, async () => (await stateOf(pool, second.instance.id)) === "running");
   const row2 = (await getInstance(pool.db, second.instance.id))!;
   assert.notEqual(row2.providerId, row1.providerId);
-  assert.equal(fake.world.instances.get(row2.providerId!)!.tags.HomeVolume, homeId, "same home volume");
-  assert.equal(row2.availabilityZone, fake.world.volumes.get(homeId)!.zone, "launched in the volume's zone");
-  assert.equal(fake.world.volumes.get(homeId)!.attachment?.instanceId, row2.providerId);
-  const homes = [...fake.world.volumes.values()].filter((v) => v.tags.Role === "home" && v.tags.Owner === "alice" && v.tags.Purpose === "spotty");
+  assert.equal(aws.fake.world.instances.get(row2.providerId!)!.tags.HomeVolume, homeId, "same home volume");
+  assert.equal(row2.availabilityZone, aws.fake.world.volumes.get(homeId)!.zone, "launched in the volume's zone");
+  assert.equal(aws.fake.world.volumes.get(homeId)!.attachment?.instanceId, row2.providerId);
+  const homes = [...aws.fake.world.volumes.values()].filter((v) => v.tags.Role === "home" && v.tags.Owner === "alice" && v.tags.Purpose === "spotty");
   assert.equal(homes.length, 1, "no second home was made");
   await pool.stop();
 });
@@ -92,40 +77,40 @@ test("a warm instance is handed to a user: Owner tag, home attached and mounted 
   const { pool } = await makePool({ name: "warm", minFree: 1 });
   await tickUntil(pool, async () => (await pool.db.selectFrom("instances").selectAll().where("purpose", "=", "warm").where("state", "=", "running").execute()).length === 1);
   const warmRow = (await pool.db.selectFrom("instances").selectAll().where("purpose", "=", "warm").where("state", "=", "running").executeTakeFirst())!;
-  const warmLaunch = fake.world.instances.get(warmRow.provider_id!)!;
+  const warmLaunch = aws.fake.world.instances.get(warmRow.provider_id!)!;
   assert.equal(warmLaunch.tags.Owner, undefined, "warm instances have no owner");
   assert.match(Buffer.from(String(warmLaunch.request.UserData), "base64").toString(), /^WAIT_FOR_HOME='0'$/m);
 
   const claim = await pool.claim("bob", "warm");
   assert.equal(claim.source, "warm");
   assert.equal(claim.instance.id, warmRow.id);
-  fake.world.calls.length = 0;
+  aws.fake.world.calls.length = 0;
   await tickUntil(pool, async () => (await getInstance(pool.db, claim.instance.id))!.handedOverTo === "bob");
-  const inst = fake.world.instances.get(warmRow.provider_id!)!;
+  const inst = aws.fake.world.instances.get(warmRow.provider_id!)!;
   assert.equal(inst.tags.Owner, "bob");
-  const home = [...fake.world.volumes.values()].find((v) => v.tags.Owner === "bob" && v.tags.Role === "home")!;
+  const home = [...aws.fake.world.volumes.values()].find((v) => v.tags.Owner === "bob" && v.tags.Role === "home")!;
   assert.ok(home, "bob's home was created");
   assert.equal(home.zone, inst.zone);
   assert.equal(home.encrypted, true);
   assert.equal(home.attachment?.instanceId, inst.id);
   assert.equal(home.attachment?.device, "/dev/sdh");
-  const send = fake.world.callsOf("SendCommand").find((c) => !c.error)!;
+  const send = aws.fake.world.callsOf("SendCommand").find((c) => !c.error)!;
   assert.equal(send.params.DocumentName, "AWS-RunShellScript");
   assert.deepEqual(send.params.InstanceIds, [inst.id]);
   assert.deepEqual((send.params.Parameters as { commands: string[] }).commands, [`/usr/local/sbin/rstudio-pool-home mount ${home.id} || true`, "/usr/local/sbin/rstudio-pool-home check"]);
-  const order = fake.world.calls.map((c) => c.action).filter((a) => ["CreateVolume", "AttachVolume", "SendCommand"].includes(a));
+  const order = aws.fake.world.calls.map((c) => c.action).filter((a) => ["CreateVolume", "AttachVolume", "SendCommand"].includes(a));
   assert.deepEqual(order, ["CreateVolume", "AttachVolume", "SendCommand"]);
 
-  fake.world.calls.length = 0;
+  aws.fake.world.calls.length = 0;
   await pool.release("bob", claim.instance.id);
   await tickUntil(pool, async () => (await stateOf(pool, claim.instance.id)) === "terminated");
-  const ok = fake.world.calls.filter((c) => !c.error);
+  const ok = aws.fake.world.calls.filter((c) => !c.error);
   const acts = ok.map((c) => c.action);
   const unmountAt = ok.findIndex((c) => c.action === "SendCommand" && /rstudio-pool-home unmount/.test(JSON.stringify(c.params)));
   assert.ok(unmountAt >= 0 && unmountAt < acts.indexOf("DetachVolume") && acts.indexOf("DetachVolume") < acts.indexOf("TerminateInstances"), acts.join(","));
   assert.ok(acts.indexOf("DescribeSessions") < acts.indexOf("TerminateInstances"), "the instance's sessions are looked up and ended first");
-  fake.world.advance();
-  assert.equal(fake.world.volumes.get(home.id)!.state, "available", "detached, never deleted");
+  aws.fake.world.advance();
+  assert.equal(aws.fake.world.volumes.get(home.id)!.state, "available", "detached, never deleted");
   await pool.stop();
 });
 
@@ -134,15 +119,15 @@ test("the busy check: a computing instance gets its deadline extended; an idle o
   const c = await pool.claim("carol", "busy");
   await tickUntil(pool, async () => (await stateOf(pool, c.instance.id)) === "running");
   const row = (await getInstance(pool.db, c.instance.id))!;
-  fake.world.loads.set(row.providerId!, { load: 0.2, cpus: 2, rsession: 98.4 });
+  aws.fake.world.loads.set(row.providerId!, { load: 0.2, cpus: 2, rsession: 98.4 });
   clock.t += 700_000; // past the 600 s idle deadline
   await pool.loop.tick();
   const after1 = (await getInstance(pool.db, c.instance.id))!;
   assert.equal(after1.state, "running");
   assert.equal(after1.idleDeadline, clock.t + 1_800_000);
-  const busyCall = fake.world.callsOf("SendCommand").at(-1)!;
+  const busyCall = aws.fake.world.callsOf("SendCommand").at(-1)!;
   assert.match(JSON.stringify(busyCall.params), /loadavg/);
-  fake.world.loads.set(row.providerId!, { load: 0.05, cpus: 2, rsession: 0 });
+  aws.fake.world.loads.set(row.providerId!, { load: 0.05, cpus: 2, rsession: 0 });
   clock.t += 1_900_000;
   await pool.loop.tick();
   assert.notEqual((await getInstance(pool.db, c.instance.id))!.state, "running");
@@ -175,27 +160,27 @@ test("sessions: the owner gets an SSM port-forwarding session through the API; a
   assert.deepEqual(res.body.parameters, { portNumber: ["8787"], localPortNumber: ["18787"] });
   assert.match(res.body.streamUrl, /^wss:\/\//);
   assert.ok(res.body.tokenValue && res.body.sessionId);
-  assert.equal(res.body.endpoint, fake.url);
-  const session = fake.world.sessions.at(-1)!;
+  assert.equal(res.body.endpoint, aws.fake.url);
+  const session = aws.fake.world.sessions.at(-1)!;
   assert.equal(session.sessionId, res.body.sessionId);
   assert.deepEqual(session.parameters, { portNumber: ["8787"], localPortNumber: ["18787"] });
 
-  const sessionsBefore = fake.world.sessions.length;
+  const sessionsBefore = aws.fake.world.sessions.length;
   const other = await request(app).post(`/v1/instances/${id}/connection`).set("authorization", "Bearer token-eve").send({ localPort: 18787 });
   assert.equal(other.status, 404);
   assert.equal(other.body.error.code, "INSTANCE_NOT_FOUND");
-  assert.equal(fake.world.sessions.length, sessionsBefore, "no session was started for eve");
+  assert.equal(aws.fake.world.sessions.length, sessionsBefore, "no session was started for eve");
 
   // The agent drops: a clear 503 SSM_AGENT_OFFLINE, no session.
-  fake.world.instances.get(providerId)!.ssmOnline = false;
+  aws.fake.world.instances.get(providerId)!.ssmOnline = false;
   const offline = await request(app).post(`/v1/instances/${id}/connection`).set("authorization", "Bearer token-dave").send({ localPort: 18787 });
   assert.equal(offline.status, 503);
   assert.equal(offline.body.error.code, "SSM_AGENT_OFFLINE");
-  assert.equal(fake.world.sessions.length, sessionsBefore);
-  fake.world.instances.get(providerId)!.ssmOnline = true;
+  assert.equal(aws.fake.world.sessions.length, sessionsBefore);
+  aws.fake.world.instances.get(providerId)!.ssmOnline = true;
 
   // AWS refuses the session for lack of permission: a 502 PROVIDER_ERROR naming ssm:StartSession.
-  fake.world.failNext.set("StartSession", ["AccessDeniedException"]);
+  aws.fake.world.failNext.set("StartSession", ["AccessDeniedException"]);
   const denied = await request(app).post(`/v1/instances/${id}/connection`).set("authorization", "Bearer token-dave").send({ localPort: 18787 });
   assert.equal(denied.status, 502);
   assert.equal(denied.body.error.code, "PROVIDER_ERROR");
@@ -205,12 +190,12 @@ test("sessions: the owner gets an SSM port-forwarding session through the API; a
 
 test("a launch AWS refuses for good fails the instance with the reason; a throttled one is retried", async () => {
   const { pool } = await makePool({ name: "denied", ec2: { instanceTypes: ["t3.large"] } });
-  fake.world.failNext.set("RunInstances", ["UnauthorizedOperation"]);
+  aws.fake.world.failNext.set("RunInstances", ["UnauthorizedOperation"]);
   const c = await pool.claim("frank", "denied");
   await tickUntil(pool, async () => (await stateOf(pool, c.instance.id)) === "failed");
   assert.match((await getInstance(pool.db, c.instance.id))!.stateReason!, /lacks permission for ec2:RunInstances/);
 
-  fake.world.failNext.set("RunInstances", Array(9).fill("RequestLimitExceeded"));
+  aws.fake.world.failNext.set("RunInstances", Array(9).fill("RequestLimitExceeded"));
   const d = await pool.claim("frank", "denied");
   await pool.loop.tick();
   await pool.loop.launcher.settle();
@@ -248,11 +233,11 @@ test("hand-overs stay in the zone of the user's home: a warm spare elsewhere is 
   await tickUntil(pool, async () => (await stateOf(pool, first.instance.id)) === "terminated");
   // Only spares in the other zone: hank must get a launch in his home's zone, not one of them.
   const other = homeZone === "us-east-1a" ? "us-east-1b" : "us-east-1a";
-  fake.world.noCapacity.add(`*@${homeZone}`);
+  aws.fake.world.noCapacity.add(`*@${homeZone}`);
   const spare = await pool.claim("ivy", "zoned");
   await tickUntil(pool, async () => (await stateOf(pool, spare.instance.id)) === "running");
   await pool.release("ivy", spare.instance.id);
-  fake.world.noCapacity.clear();
+  aws.fake.world.noCapacity.clear();
   await pool.db.updateTable("instances").set({ state: "running", owner_id: null, idle_deadline: null, availability_zone: other }).where("id", "=", spare.instance.id).execute();
   const again = await pool.claim("hank", "zoned");
   assert.equal(again.source, "launched", "no hand-over across zones");

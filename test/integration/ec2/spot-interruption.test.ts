@@ -1,46 +1,31 @@
 /**
- * A spot interruption under the real Pool with the EC2 provider on the wire-format fake, in
+ * A spot interruption under the real Pool with the EC2 provider on the wire-format aws.fake, in
  * simulated time (the pool's clock and the fake's are one; instances take 150 s to boot): the
  * warning arrives as an observation, the instance becomes `interrupting`, a replacement is
  * launched for its user at once, the home leaves the old instance and is attached to the new
  * one, and at every tick the home is attached to at most one instance and never lost.
  */
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { applyObservation } from "../../../backend/pool/interruptions";
-import { Pool } from "../../../backend/pool/service";
-import { openStore, type Store } from "../../../backend/store/db";
 import { getInstance } from "../../../backend/store/instances";
 import { listEvents } from "../../../backend/store/events";
-import { migrateToLatest } from "../../../backend/store/migrate";
 import { INTERRUPTION_WARNING_MS } from "../../../backend/providers/types";
 import { Ledger } from "../../../backend/cost/ledger";
-import { ec2PoolConfig, ec2PurposeConfig, fakeProvider } from "../../support/aws/builders";
-import { startFakeAws, type FakeAws } from "../../support/aws/fake-aws-server";
+import { ec2PoolConfig, ec2PurposeConfig } from "../../support/aws/builders";
+import { fakeAwsForFile } from "../../support/aws/ec2-pool-fixture";
 
 const BOOT_MS = 150_000;
 const TICK_MS = 5_000;
 
-let fake: FakeAws;
-const stores: Store[] = [];
-before(async () => {
-  fake = await startFakeAws();
-});
-after(async () => {
-  for (const s of stores) await s.close();
-  await fake.close();
-});
+const aws = fakeAwsForFile();
 
 async function simulatedPool(purposeOver: Parameters<typeof ec2PurposeConfig>[0]) {
   const clock = { t: Date.parse("2026-12-01T09:00:00Z"), now: () => clock.t };
-  fake.world.now = clock.now;
-  fake.world.bootMs = BOOT_MS;
+  aws.fake.world.now = clock.now;
+  aws.fake.world.bootMs = BOOT_MS;
   const config = ec2PoolConfig([ec2PurposeConfig({ idleTimeoutSeconds: 3600, ...purposeOver })]);
-  const store = openStore({ databaseUrl: null, dataDir: config.dataDir });
-  stores.push(store);
-  await migrateToLatest(store);
-  const pool = new Pool({ config, store, provider: fakeProvider(fake), clock });
-  await pool.prepare();
+  const { pool } = await aws.ec2Pool(config, { clock });
   /** One simulated tick: the clock moves on, the lifecycle runs, launches settle. */
   const step = async () => {
     clock.t += TICK_MS;
@@ -57,8 +42,8 @@ test("a spot warning: replacement claimed and running with the same home, which 
   const old = (await getInstance(pool.db, claim.instance.id))!;
   assert.equal(old.state, "running");
   // The home is made once the instance runs, in its zone, and named by the instance's HomeVolume tag.
-  const homeId = fake.world.instances.get(old.providerId!)!.tags.HomeVolume!;
-  assert.equal(fake.world.volumes.get(homeId)!.attachment?.instanceId, old.providerId);
+  const homeId = aws.fake.world.instances.get(old.providerId!)!.tags.HomeVolume!;
+  assert.equal(aws.fake.world.volumes.get(homeId)!.attachment?.instanceId, old.providerId);
 
   // EC2 warns; in two minutes it takes the instance back, whatever we do.
   const warnedAt = clock.t;
@@ -78,9 +63,9 @@ test("a spot warning: replacement claimed and running with the same home, which 
   let readyAt: number | null = null;
   let homeOn: string | null = null;
   for (let i = 0; i < 120 && readyAt === null; i++) {
-    if (clock.t >= warnedAt + INTERRUPTION_WARNING_MS) fake.world.interruptSpot(old.providerId!);
+    if (clock.t >= warnedAt + INTERRUPTION_WARNING_MS) aws.fake.world.interruptSpot(old.providerId!);
     await step();
-    const vol = fake.world.volumes.get(homeId)!;
+    const vol = aws.fake.world.volumes.get(homeId)!;
     assert.notEqual(vol.state, "deleted", "the home is never lost");
     const attachedTo = vol.attachment?.instanceId ?? null;
     const r = (await getInstance(pool.db, replacementId))!;
@@ -91,7 +76,7 @@ test("a spot warning: replacement claimed and running with the same home, which 
   assert.ok(readyAt, "the replacement became ready with the home");
   const r = (await getInstance(pool.db, replacementId))!;
   assert.equal(homeOn, r.providerId);
-  assert.equal(r.availabilityZone, fake.world.volumes.get(homeId)!.zone, "in the home's zone");
+  assert.equal(r.availabilityZone, aws.fake.world.volumes.get(homeId)!.zone, "in the home's zone");
   const end = (await getInstance(pool.db, old.id))!;
   assert.ok(["releasing", "terminated", "interrupted"].includes(end.state), end.state);
   // The user's claim now returns the replacement, without a new launch.
