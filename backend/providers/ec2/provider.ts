@@ -20,16 +20,17 @@ import type { ConnectRequest, InstanceObservation, InstanceRef, LaunchRequest, L
 import { aws, awsErrorCode, toPoolError } from "./aws-errors";
 import { BUSY_SCRIPT, isBusyReading, parseBusyOutput } from "./busy-check";
 import { createAwsClients, type AwsClientOptions, type AwsClients } from "./clients";
-import { HomeVolumes, isAttachedTo, isAvailable, preferredHome } from "./home-volumes";
+import { HomeHandOver } from "./home-hand-over";
+import { HomeVolumes } from "./home-volumes";
 import { ImageResolver } from "./image-resolver";
 import { SqsInstanceEvents } from "./instance-events";
 import { NoticeReader } from "./notice-reader";
 import { Ec2Observer } from "./observer";
-import { describeByIds, homeVolumeOf, listPoolInstances, toProviderInstance } from "./instances";
+import { describeByIds, listPoolInstances, toProviderInstance } from "./instances";
 import { Ec2Launcher } from "./launcher";
 import { LaunchQueue } from "./launch-queue";
 import { ebsGbMonth, onDemandHourly, SpotPrices, type SpotPriceObservation } from "./prices";
-import { parseProbe, probeCommands, ReadinessProbe } from "./readiness";
+import { ReadinessProbe } from "./readiness";
 import { SsmOps } from "./ssm";
 import { DEFAULT_SUBNETS_WARNING, SubnetDirectory } from "./subnets";
 import { TAG, tagMap } from "./tags";
@@ -85,6 +86,7 @@ export class Ec2Provider implements Provider {
   private readonly purposes = new Map<string, Ec2Purpose>();
   private readonly launcher: Ec2Launcher;
   private readonly readiness: ReadinessProbe;
+  private readonly homeHandOver: HomeHandOver;
   private readonly now: () => number;
   /** When preferredZones() names zones, only warm instances in them may be handed to the user (their home is there). */
   readonly handOverOnlyInPreferredZones = true;
@@ -104,6 +106,7 @@ export class Ec2Provider implements Provider {
     this.spotPrices = new SpotPrices(this.clients.ec2, undefined, this.now);
     this.ssmSessions = new SsmSessions(this.clients.ssm);
     this.readiness = new ReadinessProbe(this.ssmOps, this.now);
+    this.homeHandOver = new HomeHandOver(this.clients, this.homes, this.ssmOps, this.log, this.pollMs);
     this.launcher = new Ec2Launcher({
       ec2: this.clients.ec2,
       ec2Launch: this.clients.ec2Launch,
@@ -201,47 +204,9 @@ export class Ec2Provider implements Provider {
     const owner = tags[TAG.owner];
     const purpose = this.purposes.get(tags[TAG.purpose] ?? "");
     if (!owner || !purpose?.ec2.homeVolumes) return this.readiness.check(i.InstanceId!, null);
-    const home = await this.homeFor(i, purpose, owner);
-    if (!home) return { kind: "pending" as const, detail: "home being prepared" };
-    if (!(i.BlockDeviceMappings ?? []).some((b) => b.Ebs?.VolumeId === home && b.Ebs?.Status === "attached")) {
-      // Usually the volume is still being created, or the previous instance is letting go of it.
-      await this.homes.attach(home, i.InstanceId!).catch((err: unknown) => {
-        this.log.warn({ event: "home-attach-retry", providerId: i.InstanceId, volumeId: home, err: (err as Error).message }, "home volume not attached yet");
-      });
-      return { kind: "pending" as const, detail: "home attaching" };
-    }
-    return this.readiness.check(i.InstanceId!, home);
-  }
-
-  /**
-   * The user's home for this instance, in its zone: the one named by its HomeVolume tag, else
-   * theirs in that zone, else one moved there from another zone (the launch waited for the home's
-   * zone first), else a new one. Null while it is being prepared (snapshot, or the old home
-   * still attached elsewhere). Tags the instance with it.
-   */
-  private async homeFor(i: Instance, purpose: Ec2Purpose, owner: string): Promise<string | null> {
-    const tagged = tagMap(i.Tags)[TAG.homeVolume];
-    if (tagged) return tagged;
-    const zone = i.Placement?.AvailabilityZone;
-    if (!zone) return null;
-    const homes = await this.homes.find(purpose.name, owner);
-    let home = homes.find((h) => h.availabilityZone === zone && h.state !== "deleting" && h.state !== "error") ?? null;
-    if (!home) {
-      const elsewhere = homes.filter((h) => h.availabilityZone !== zone && h.state !== "deleting" && h.state !== "error");
-      if (elsewhere.length) {
-        const source = preferredHome(elsewhere.filter((h) => !h.attachedTo), [...new Set(elsewhere.map((h) => h.availabilityZone))]);
-        if (!source) return null; // the home is still attached to the user's previous instance
-        home = await this.homes.moveStep(purpose, owner, zone, source);
-        if (!home) return null;
-        this.log.warn({ event: "home-moved", userId: owner, from: source.volumeId, fromZone: source.availabilityZone, to: home.volumeId, zone }, "home moved to the instance's zone");
-      } else {
-        home = await this.homes.ensureIn(purpose, owner, zone);
-      }
-    }
-    await aws({ action: "ec2:CreateTags", target: i.InstanceId! }, () =>
-      this.clients.ec2.send(new CreateTagsCommand({ Resources: [i.InstanceId!], Tags: [{ Key: TAG.homeVolume, Value: home.volumeId }] })),
-    );
-    return home.volumeId;
+    const home = await this.homeHandOver.readiness(i, purpose, owner);
+    if (home.kind === "pending") return home;
+    return this.readiness.check(i.InstanceId!, home.volumeId);
   }
 
   private async failInstance(i: Instance, reason: string): Promise<ProviderInstance> {
@@ -277,29 +242,7 @@ export class Ec2Provider implements Provider {
       this.clients.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: TAG.owner, Value: userId }] })),
     );
     if (!purpose.ec2.homeVolumes) return;
-    const [inst] = await describeByIds(this.clients.ec2, [instanceId]);
-    if (!inst?.Placement?.AvailabilityZone) throw new PoolError("PROVIDER_UNAVAILABLE", `Instance ${instanceId} has no availability zone yet; the pool retries.`);
-    // The claim handed over a warm instance in the zone of the user's home (or they have none yet).
-    const volumeId = await this.homeFor(inst, purpose, userId);
-    if (!volumeId) throw new PoolError("PROVIDER_UNAVAILABLE", `The home of ${userId} is being prepared for ${inst.Placement.AvailabilityZone}; the pool retries.`);
-    const home = await this.homes.describe(volumeId);
-    if (!home) throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${volumeId} is not visible yet; the pool retries.`);
-    if (home.attachedTo && home.attachedTo !== instanceId) {
-      throw new PoolError("CONFLICT", `Home volume ${volumeId} of ${userId} is still attached to ${home.attachedTo}; the pool retries once it is free.`);
-    }
-    const sleep = (ms: number) => this.sleep(ms);
-    if (home.state === "creating" && !(await this.homes.waitFor(volumeId, isAvailable, sleep, this.pollMs))) {
-      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${volumeId} is still being created; the pool retries.`);
-    }
-    await this.homes.attach(volumeId, instanceId);
-    if (!(await this.homes.waitFor(volumeId, isAttachedTo(instanceId), sleep, this.pollMs))) {
-      throw new PoolError("PROVIDER_UNAVAILABLE", `Home volume ${volumeId} did not attach to ${instanceId} in time; the pool retries.`);
-    }
-    const res = await this.ssmOps.runShell(instanceId, probeCommands(volumeId), { timeoutSeconds: 420, comment: `rstudio-pool: mount home of ${userId}` });
-    const r = parseProbe(res.stdout, volumeId);
-    if (r.kind !== "ready") {
-      throw new PoolError("PROVIDER_ERROR", `Mounting home volume ${volumeId} on ${instanceId} failed (${res.status}): ${r.kind === "failed" ? r.reason : r.detail} ${res.stderr.slice(0, 300)}`.trim());
-    }
+    await this.homeHandOver.mount(instanceId, purpose, userId);
   }
 
   async release(ref: InstanceRef, _purpose: PurposeConfig): Promise<void> {
@@ -310,21 +253,7 @@ export class Ec2Provider implements Provider {
       (n) => n && this.log.info({ event: "sessions-ended", providerId: ref.providerId, sessions: n }, "ended the instance's SSM sessions"),
       (err: unknown) => this.log.warn({ event: "sessions-end-failed", providerId: ref.providerId, err: (err as Error).message }, "could not end the instance's SSM sessions; termination ends them"),
     );
-    const [inst] = await describeByIds(this.clients.ec2, [ref.providerId]);
-    if (!inst || inst.State?.Name !== "running") return; // termination lets go of the volume
-    const home = homeVolumeOf(inst);
-    if (!home.volumeId || !home.attached) return;
-    // Unmount first so the file system is clean. If the agent cannot do it, the volume is left
-    // attached: terminating the instance shuts it down cleanly and frees the volume, which is
-    // safer than pulling a mounted disk.
-    const res = await this.ssmOps
-      .runShell(ref.providerId, ["/usr/local/sbin/rstudio-pool-home unmount"], { timeoutSeconds: 120, comment: "rstudio-pool: unmount home" })
-      .catch((err: unknown) => ({ status: "Error", stdout: "", stderr: (err as Error).message }));
-    if (res.status !== "Success") {
-      this.log.warn({ event: "home-unmount-skipped", providerId: ref.providerId, volumeId: home.volumeId, status: res.status }, "could not unmount the home volume; termination will free it");
-      return;
-    }
-    await this.homes.detach(home.volumeId, ref.providerId);
+    await this.homeHandOver.unmount(ref.providerId);
   }
 
   async connect(ref: InstanceRef, purpose: PurposeConfig, request: ConnectRequest): Promise<ConnectionResponse> {
