@@ -1,9 +1,10 @@
 /**
- * `node --import tsx sim/family-run.ts [NAME...] [--table] [--adaptive-only]`: runs the adaptive pool on each
+ * `node --import tsx sim/family-run.ts [NAME...] [--table] [--adaptive-only] [--policies=P,...]`: runs the adaptive pool on each
  * trace of the family (sim/family.ts), then finds the cheapest static pool and the cheapest
  * schedule-based pool (spares in office hours only) that reach the same warm share, and the
  * cheapest static pool reaching the service level. Prints one JSON line per trace, and with
- * `--table` the Markdown table of docs/costs.md.
+ * `--table` the Markdown table of docs/costs.md. `--policies=schedule:15,static:20` runs only
+ * those policies on each trace (one JSON line per run; a schedule uses the trace's offices).
  *
  * Results are deterministic, so each run is cached by trace and policy in
  * $SIM_CACHE_DIR (default: the system's temp directory), outside the repository; the
@@ -16,6 +17,7 @@ import path from "node:path";
 import { DEFAULT_SIM, policyName, simulate, type SimPolicy, type SimResult } from "./engine";
 import { FAMILY, familyRows, officeZones, type FamilyTrace } from "./family";
 import { DEFAULT_OFFICE_HOURS } from "./schedule";
+import { parsePolicy } from "./simulate";
 import type { TraceRow } from "./trace";
 
 const TARGET = DEFAULT_SIM.serviceLevel;
@@ -132,7 +134,13 @@ async function main(): Promise<void> {
   const traces = names.length ? names.map((n) => FAMILY.find((f) => f.name === n) ?? (() => { throw new Error(`unknown trace "${n}"`); })()) : FAMILY;
   const cache = new RunCache();
   const results: FamilyResult[] = [];
+  const only = args.find((a) => a.startsWith("--policies="))?.slice("--policies=".length);
   for (const t of traces) {
+    if (only) {
+      const rows = familyRows(t.name);
+      for (const p of only.split(",")) process.stdout.write(`${JSON.stringify({ trace: t.name, run: await cache.run(t, rows, parsePolicy(p, officeZones(t)), true) })}\n`);
+      continue;
+    }
     if (args.includes("--adaptive-only")) {
       process.stdout.write(`${JSON.stringify({ trace: t.name, adaptive: await cache.run(t, familyRows(t.name), { kind: "adaptive" }, true) })}\n`);
       continue;

@@ -2,12 +2,15 @@
  * Calibration of the adaptive warm pool, independent of any trace: it measures what the
  * forecast promised against what happened, and corrects the plan.
  *
- * - Warm share, per purpose and hour of the week (UTC, 0 = Monday 00:00). Each hour that ends
- *   with claims is judged on its own: when fewer than the service level of its claims were
- *   served warm, that hour of the week gets a boost of one step; a boost of b plans with a miss
- *   rate of (1 - serviceLevel) / 2^b. An hour whose claims were all served warm, and whose
- *   sliding window (the last `windowWeeks` weeks of that hour) meets the target, eases back by
- *   a quarter step, so a boost that is no longer needed fades in a few weeks. The same hour on
+ * - Warm share, per purpose and hour of the week (UTC, 0 = Monday 00:00). When an hour ends
+ *   in which fewer than the service level of its claims were served warm, and the misses of
+ *   its sliding window (that hour in the last `windowWeeks` weeks) are unlikely at the target
+ *   miss rate (binomial test, `evidence` 5%), that hour of the week gets a boost of one step;
+ *   a boost of b plans with a miss rate of (1 - serviceLevel) / 2^b. An hour whose claims were
+ *   all served warm, and whose window shows no such evidence, eases back by a quarter step, so
+ *   a boost that is no longer needed fades in a few weeks. (Judged on the hour alone, one miss
+ *   in an hour of two claims boosted it: on a small team that is noise, and the boosts kept
+ *   the pool well above its target.) The same hour on
  *   other days of the same kind (weekday/weekend) is planned with at least half its boost: a
  *   miss at 07:00 on Tuesday is a warning for 07:00 on Wednesday. Where the boost is a whole
  *   step or more, at least one spare is kept whatever the forecast says.
@@ -41,9 +44,14 @@ export interface CalibrationParams {
   /** Claims added to both sides of the ratio so a handful of claims does not swing it. */
   errorPrior: number;
   maxRateFactor: number;
+  /**
+   * An hour of the week is boosted only when its window's misses would come by chance less
+   * often than this at the target miss rate (a one-sided binomial test).
+   */
+  evidence: number;
 }
 
-export const DEFAULT_CALIBRATION: CalibrationParams = { windowWeeks: 4, maxBoost: 6, offsetGain: 0.05, maxOffset: 3, errorBuckets: 96, errorPrior: 4, maxRateFactor: 3 };
+export const DEFAULT_CALIBRATION: CalibrationParams = { windowWeeks: 4, maxBoost: 6, offsetGain: 0.05, maxOffset: 3, errorBuckets: 96, errorPrior: 4, maxRateFactor: 3, evidence: 0.05 };
 
 /** The row of `warm_calibration` that holds a purpose's offset (the others are hours of the week). */
 export const OFFSET_ROW = -1;
@@ -52,6 +60,25 @@ export const OFFSET_ROW = -1;
 export function hourOfWeek(hour: number): number {
   const day = (((Math.floor(hour / 24) + 3) % 7) + 7) % 7;
   return day * 24 + (((hour % 24) + 24) % 24);
+}
+
+/**
+ * Whether `misses` of `claims` are unlikely (P(X >= misses) < `evidence`, X ~ Binomial(claims,
+ * missRate)) if claims missed at `missRate`: the evidence that an hour falls short, not noise.
+ */
+export function missesUnlikely(misses: number, claims: number, missRate: number, evidence: number): boolean {
+  if (misses <= 0) return false;
+  if (missRate <= 0) return true;
+  if (missRate >= 1) return false;
+  // P(X <= misses - 1), summed in logs: (1 - p)^n underflows on big teams.
+  const ratio = Math.log(missRate / (1 - missRate));
+  let logTerm = claims * Math.log1p(-missRate);
+  let below = Math.exp(logTerm);
+  for (let j = 0; j < misses - 1; j++) {
+    logTerm += Math.log((claims - j) / (j + 1)) + ratio;
+    below += Math.exp(logTerm);
+  }
+  return 1 - below < evidence;
 }
 
 export interface ForecastError {
@@ -143,8 +170,12 @@ export class WarmCalibration {
       const cell = hourOfWeek(hour);
       if (c.applied[cell]! >= hour) continue;
       const before = c.boost[cell]!;
-      if (warm < serviceLevel * (warm + launched)) c.boost[cell] = Math.min(this.params.maxBoost, before + 1);
-      else if (launched === 0 && (this.share(purpose, hour + 1, cell).share ?? 1) >= serviceLevel) c.boost[cell] = Math.max(0, before - 0.25);
+      // Judged on the sliding window of this hour of the week, not on the hour alone: on a small
+      // team one miss in an hour of two claims is "50%", and as likely as not at the target.
+      const window = this.share(purpose, hour + 1, cell);
+      const short = missesUnlikely(window.claims - window.warm, window.claims, 1 - serviceLevel, this.params.evidence);
+      if (warm < serviceLevel * (warm + launched) && short) c.boost[cell] = Math.min(this.params.maxBoost, before + 1);
+      else if (launched === 0 && !short) c.boost[cell] = Math.max(0, before - 0.25);
       c.applied[cell] = hour;
       changed.push({ purpose, hourOfWeek: cell, boost: c.boost[cell]!, appliedHour: hour });
     }

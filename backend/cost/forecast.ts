@@ -22,7 +22,8 @@
  * `holdMs` (no churn of terminating instances that would be launched again minutes later).
  *
  * A quarter hour about which nothing is known yet (no past week or day of its kind observed:
- * the first day) gets one spare rather than none: unknown is not zero.
+ * the first day) gets one spare rather than none: unknown is not zero. A quarter hour in which
+ * a claim is no likelier than the miss rate allowed gets none (anyClaimLikely).
  *
  * Calibration (calibration.ts) may scale the rate, raise the level per quarter hour, and keep
  * one spare where claims came that the forecast did not expect.
@@ -153,6 +154,17 @@ export function fillRateTarget(mean: number, level: number): number {
   return mean <= 0 ? 0 : poissonQuantile(mean, level) + 1;
 }
 
+/**
+ * Whether a quarter hour at `rate` (claims per hour) is worth a spare at `level`: not when the
+ * chance that anyone claims in it at all is within the miss rate allowed. The fill rate keeps
+ * one spare for any rate above zero, so without this the quiet hours (a late session now and
+ * then) hold a spare whatever level calibration plans with, and a team served above its target
+ * could not be planned down there, where a spare serves the fewest claims.
+ */
+export function anyClaimLikely(rate: number, level: number): boolean {
+  return 1 - Math.exp((-rate * BUCKET_MS) / HOUR_MS) > 1 - level;
+}
+
 /** What calibration adds to the forecast (calibration.ts): a demand factor and a level per quarter hour. */
 export interface Calibration {
   /** Multiplies the forecast rate (>= 1: the recent forecast error when demand ran above it). */
@@ -191,7 +203,7 @@ export function forecastWarmTarget(history: ClaimHistory, now: number, p: Foreca
     const expected = (rate * p.bootMs) / HOUR_MS;
     // Nothing known yet about this quarter hour (the first day): one spare, not none.
     const floor = Math.max(forecast === null ? 1 : 0, calibration ? calibration.floorAt(b) : 0);
-    const target = Math.max(floor, fillRateTarget(expected, level));
+    const target = Math.max(floor, anyClaimLikely(rate, level) ? fillRateTarget(expected, level) : 0);
     out.rate = Math.max(out.rate, rate);
     out.expected = Math.max(out.expected, expected);
     out.level = Math.max(out.level, level);

@@ -1,7 +1,7 @@
 /** The warm pool's calibration: hour-of-week boosts from measured warm shares, the forecast error, the plan. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { HOURS_PER_WEEK, OFFSET_ROW, WarmCalibration, hourOfWeek } from "../../../backend/cost/calibration";
+import { HOURS_PER_WEEK, OFFSET_ROW, WarmCalibration, hourOfWeek, missesUnlikely } from "../../../backend/cost/calibration";
 import { BUCKET_MS, ClaimHistory, DEFAULT_FORECAST, fillRateTarget, forecastWarmTarget } from "../../../backend/cost/forecast";
 
 const MIN = 60_000;
@@ -28,11 +28,11 @@ test("fill rate: one spare as soon as any claim is expected, more as the expecta
 test("an hour that falls short of the level is boosted once; an hour that is all warm eases back; the offset follows the misses", () => {
   const c = new WarmCalibration();
   const at = MONDAY + 9 * HOUR;
-  for (let i = 0; i < 8; i++) c.observe("r", at + i * MIN, i < 6); // 6 of 8 warm: 75%
+  for (let i = 0; i < 8; i++) c.observe("r", at + i * MIN, i < 4); // 4 of 8 warm: 50%
   assert.deepEqual(c.close("r", at + 30 * MIN, 0.95), [], "the hour is not over yet");
   const rows = c.close("r", at + HOUR, 0.95);
-  // The purpose's offset: 0.05 per miss, less 0.05 x 5% per claim: 0.05 x (2 - 0.4).
-  const offset = 0.05 * (2 - (1 - 0.95) * 8);
+  // The purpose's offset: 0.05 per miss, less 0.05 x 5% per claim: 0.05 x (4 - 0.4).
+  const offset = 0.05 * (4 - (1 - 0.95) * 8);
   assert.deepEqual(rows, [
     { purpose: "r", hourOfWeek: OFFSET_ROW, boost: offset, appliedHour: hour(at) },
     { purpose: "r", hourOfWeek: 9, boost: 1, appliedHour: hour(at) },
@@ -48,7 +48,7 @@ test("an hour that falls short of the level is boosted once; an hour that is all
   close(plan.levelAt(bucket(at + 5 * DAY)), 1 - 0.05 / 2 ** offset); // weekends are another kind of day
   assert.equal(plan.floorAt(bucket(at)), 1, "one spare at least where claims missed");
   assert.equal(plan.floorAt(bucket(at + DAY)), 0);
-  // Next week 09:00 is all warm, but the window (75% then 100%: 14 of 16) is still short: the boost stays.
+  // Next week 09:00 is all warm, but the window (4 misses of 16) is still short: the boost stays.
   for (let i = 0; i < 8; i++) c.observe("r", at + WEEK + i * MIN, true);
   const cell9 = (r: Array<{ hourOfWeek: number; boost: number }>) => r.find((x) => x.hourOfWeek === 9)!.boost;
   assert.equal(cell9(c.close("r", at + WEEK + HOUR, 0.95)), 1);
@@ -60,12 +60,35 @@ test("an hour that falls short of the level is boosted once; an hour that is all
   assert.ok(c.offset("r") < offset, `offset ${c.offset("r")}`);
 });
 
+test("the binomial test: misses are evidence only when they are unlikely at the target miss rate", () => {
+  // P(X >= 1 | 2 claims, 5%) = 9.75%: one miss in two claims is as likely as not noise.
+  assert.equal(missesUnlikely(1, 2, 0.05, 0.05), false);
+  assert.equal(missesUnlikely(2, 2, 0.05, 0.05), true); // 0.25%
+  // 2 of 8: P = 5.7%; 3 of 8: P = 0.58%.
+  assert.equal(missesUnlikely(2, 8, 0.05, 0.05), false);
+  assert.equal(missesUnlikely(3, 8, 0.05, 0.05), true);
+  assert.equal(missesUnlikely(0, 8, 0.05, 0.05), false);
+  // A big team: 5.5% of 20,000 claims is far beyond chance at 5% (and (1 - p)^n underflows).
+  assert.equal(missesUnlikely(1100, 20_000, 0.05, 0.05), true);
+  assert.equal(missesUnlikely(1000, 20_000, 0.05, 0.05), false);
+});
+
+test("one miss in a quiet hour is noise: no boost, and the offset alone follows it", () => {
+  const c = new WarmCalibration();
+  const at = MONDAY + 21 * HOUR;
+  c.observe("r", at, false);
+  c.observe("r", at + MIN, true);
+  const rows = c.close("r", at + HOUR, 0.95);
+  assert.deepEqual(rows.find((r) => r.hourOfWeek === 21), { purpose: "r", hourOfWeek: 21, boost: 0, appliedHour: hour(at) });
+  assert.ok(c.offset("r") > 0);
+});
+
 test("the boosts are what a restart needs: loading the stored rows gives the same plan", () => {
   const a = new WarmCalibration();
   const at = MONDAY + 7 * HOUR;
   for (let w = 0; w < 3; w++) {
     a.observe("r", at + w * WEEK, false);
-    a.observe("r", at + w * WEEK + MIN, true);
+    a.observe("r", at + w * WEEK + MIN, false);
   }
   const rows = [0, 1, 2].flatMap((w) => a.close("r", at + w * WEEK + HOUR, 0.95));
   assert.equal(rows.at(-1)!.boost, 3);

@@ -1,7 +1,7 @@
 /** The adaptive warm pool's forecaster: Poisson quantiles, seasonal rates, scale to zero, lead and hold. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BUCKET_MS, ClaimHistory, bucketRate, forecastWarmTarget, poissonQuantile, DEFAULT_FORECAST, type ForecastParams } from "../../../backend/cost/forecast";
+import { BUCKET_MS, ClaimHistory, anyClaimLikely, bucketRate, forecastWarmTarget, poissonQuantile, DEFAULT_FORECAST, type ForecastParams } from "../../../backend/cost/forecast";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -29,6 +29,20 @@ test("poissonQuantile: smallest k with P(N <= k) >= level", () => {
 test("nobody comes: the target is zero (scale to zero)", () => {
   const h = new ClaimHistory(MONDAY - 14 * DAY);
   assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR, params).target, 0);
+});
+
+test("a quarter hour where a claim is no likelier than the allowed miss rate keeps no spare", () => {
+  // 0.2 claims per hour: P(a claim in 15 min) = 4.9%, within 5%; 0.21: 5.1%.
+  assert.equal(anyClaimLikely(0.2, 0.95), false);
+  assert.equal(anyClaimLikely(0.21, 0.95), true);
+  // Planned with a lower level (a team served above its target), quiet hours go without.
+  assert.equal(anyClaimLikely(0.8, 0.95), true);
+  assert.equal(anyClaimLikely(0.8, 0.8), false);
+  // One claim in that quarter hour four weeks ago (weight 1/8 of 1 7/8): 0.27 per hour, one spare.
+  const h = history([-28], 1, MONDAY - 28 * DAY);
+  assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR, params).target, 1);
+  const low = { rateFactor: 1, levelAt: () => 0.9, floorAt: () => 0 };
+  assert.equal(forecastWarmTarget(h, MONDAY + 8 * HOUR, params, low).target, 0);
 });
 
 test("the same quarter hour last week drives the rate; other hours stay at zero", () => {
