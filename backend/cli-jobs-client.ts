@@ -43,6 +43,12 @@ export class JobsClient {
   async keepAlive(instanceId: string, req: KeepAliveRequest): Promise<KeepAliveView> {
     return unwrap<KeepAliveView>(await this.call("POST", `/v1/instances/${encodeURIComponent(instanceId)}/keep-alive`, req), "keepAlive");
   }
+  async getKeepAlive(instanceId: string): Promise<KeepAliveView> {
+    return unwrap<KeepAliveView>(await this.call("GET", `/v1/instances/${encodeURIComponent(instanceId)}/keep-alive`), "keepAlive");
+  }
+  async endKeepAlive(instanceId: string): Promise<KeepAliveView> {
+    return unwrap<KeepAliveView>(await this.call("DELETE", `/v1/instances/${encodeURIComponent(instanceId)}/keep-alive`), "keepAlive");
+  }
 
   private async call<T>(method: string, p: string, body?: unknown): Promise<T> {
     let res: Response;

@@ -5,7 +5,7 @@
  * for (through an injected reader), so every rule here is unit-tested.
  */
 import path from "node:path";
-import type { JobFile, JobRequest, JobView } from "../contract/jobs";
+import type { JobFile, JobRequest, JobView, KeepAliveRequest } from "../contract/jobs";
 
 /** The CLI's own failures, with a stable code like the backend's and the exit code they end the CLI with. */
 export class JobCliError extends Error {
@@ -13,6 +13,8 @@ export class JobCliError extends Error {
     readonly code: string,
     message: string,
     readonly exitCode = 1,
+    /** What to do next when it differs from the code's usual step (nextStep). */
+    readonly next?: string,
   ) {
     super(message);
     this.name = "JobCliError";
@@ -200,6 +202,32 @@ export function resolveConnection(s: ConnectionSources): Connection {
   }
 }
 
+/** `job keep-alive`'s default cap, as the extension's Keep Alive Until Job Ends offers. */
+export const DEFAULT_HOLD_HOURS = 8;
+
+export type KeepAliveAction = { kind: "set"; request: KeepAliveRequest } | { kind: "show" } | { kind: "end" };
+
+/**
+ * `job keep-alive <instance> --pid N [--hours H] | --show | --end`: exactly one of the three.
+ * The pid and hours are checked for shape only; the backend owns the limits (maxHours <= 72)
+ * and answers INVALID_REQUEST past them, so the CLI never disagrees with it.
+ */
+export function parseKeepAlive(o: { pid?: string; hours?: string; show?: boolean; end?: boolean }): KeepAliveAction {
+  const chosen = [o.pid !== undefined, !!o.show, !!o.end].filter(Boolean).length;
+  if (chosen !== 1) throw new JobCliError("INVALID_REQUEST", "give exactly one of --pid N (set a hold), --show or --end", EXIT.usage);
+  if (o.hours !== undefined && o.pid === undefined) throw new JobCliError("INVALID_REQUEST", "--hours goes with --pid (it is the hold's cap)", EXIT.usage);
+  if (o.show) return { kind: "show" };
+  if (o.end) return { kind: "end" };
+  if (!/^[1-9]\d{0,9}$/.test(o.pid!)) {
+    throw new JobCliError("INVALID_REQUEST", `--pid ${o.pid}: a process id (a positive integer); run Sys.getpid() in the R console on the instance`, EXIT.usage);
+  }
+  const hours = o.hours === undefined ? DEFAULT_HOLD_HOURS : Number(o.hours);
+  if (!Number.isFinite(hours) || hours <= 0 || (o.hours !== undefined && !/^\d+(\.\d+)?$/.test(o.hours))) {
+    throw new JobCliError("INVALID_REQUEST", `--hours ${o.hours}: a number of hours above 0 (the pool allows at most 72)`, EXIT.usage);
+  }
+  return { kind: "set", request: { pid: Number(o.pid), maxHours: hours } };
+}
+
 /** The next step printed under an error, by code; the backend's message says what went wrong. */
 const NEXT_STEP: Record<string, string> = {
   UNAUTHORIZED: "Check your token (POOL_TOKEN / POOL_TOKEN_FILE); your admin makes a new one with `rstudio-pool user token <you>`.",
@@ -210,6 +238,7 @@ const NEXT_STEP: Record<string, string> = {
   JOB_LIMIT: "Wait for one of your jobs to end (`rstudio-pool job ls`) or cancel one (`rstudio-pool job cancel <id>`).",
   JOB_NOT_FOUND: "List your jobs with `rstudio-pool job ls`.",
   JOB_ENDED: "Nothing to do: see how it ended with `rstudio-pool job show <id>`.",
+  JOB_LOG_EXPIRED: "The log is not kept any longer; see how the job ended with `rstudio-pool job show <id>`.",
   BUDGET_EXCEEDED: "Ask your admin to raise your budget, or wait for next month.",
   POOL_EXHAUSTED: "Try again in a few minutes.",
   INSTANCE_NOT_FOUND: "List your instances in VS Code or with GET /v1/instances.",

@@ -3,26 +3,19 @@
  * store, unlike `user` and `pool`: a user runs these from their laptop).
  *   job run model.R [args...] --purpose big-memory --env MODEL_CONFIG=... --file data.csv [--follow]
  *   job ls | job show <id> | job log [-f] <id> | job cancel <id> | job purposes
+ *   job keep-alive <instance> --pid N [--hours H] | --show | --end   (cli-jobs-keep-alive.ts)
  * The backend is POOL_URL (or --url); the token comes from POOL_TOKEN, POOL_TOKEN_FILE or the
  * default token file, never from a flag (see cli-jobs-input.ts). What scripts read (a job id,
  * the log) is on stdout; progress and errors are on stderr. Exit codes: docs/jobs-client.md.
  */
 import { readFileSync, statSync } from "node:fs";
-import { homedir } from "node:os";
 import { Command } from "commander";
 import type { JobView } from "../contract/jobs";
 import { isJobFinal } from "../contract/jobs";
-import { followLog, JobsClient } from "./cli-jobs-client";
-import { buildJobRequest, EXIT, jobExitCode, JobCliError, nextStep, resolveConnection } from "./cli-jobs-input";
-
-interface GlobalOpts {
-  url?: string;
-  tokenFile?: string;
-}
-
-function money(amount: number, currency: string): string {
-  return `${amount > 0 && amount < 0.1 ? amount.toFixed(4) : amount.toFixed(2)} ${currency}`;
-}
+import { act, client, money } from "./cli-jobs-action";
+import { followLog, type JobsClient } from "./cli-jobs-client";
+import { buildJobRequest, EXIT, jobExitCode } from "./cli-jobs-input";
+import { addKeepAliveCommand } from "./cli-jobs-keep-alive";
 
 function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -46,34 +39,6 @@ export function outcomeText(j: JobView): string {
 
 function table(header: string[], rows: string[][]): string {
   return `${[header, ...rows].map((r) => r.join("\t")).join("\n")}\n`;
-}
-
-function client(cmd: Command): JobsClient {
-  const g = cmd.optsWithGlobals<GlobalOpts>();
-  const conn = resolveConnection({
-    urlFlag: g.url,
-    tokenFileFlag: g.tokenFile,
-    env: process.env,
-    readFile: (f) => readFileSync(f, "utf8"),
-    homeDir: homedir(),
-  });
-  return new JobsClient(conn);
-}
-
-/** Runs an action, printing a JobCliError as `error CODE: message` plus its next step, and setting the exit code. */
-function act<A extends unknown[]>(fn: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      const code = await fn(...args);
-      if (typeof code === "number") process.exitCode = code;
-    } catch (err) {
-      if (!(err instanceof JobCliError)) throw err;
-      process.stderr.write(`error ${err.code}: ${err.message}\n`);
-      const next = nextStep(err.code);
-      if (next) process.stderr.write(`${next}\n`);
-      process.exitCode = err.exitCode;
-    }
-  };
 }
 
 /** A pause that ends early when `signal` aborts (Ctrl-C while following). */
@@ -257,4 +222,6 @@ export function addJobCommands(program: Command): void {
         );
       }),
     );
+
+  addKeepAliveCommand(job);
 }

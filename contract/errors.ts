@@ -21,6 +21,8 @@ export const ERROR_STATUS = {
   INSTANCE_NOT_RUNNING: 409,
   /** The instance belongs to a purpose no longer in the configuration: it is being released. */
   PURPOSE_REMOVED: 410,
+  /** The job's log was removed after the purpose's log retention (jobs.logRetentionDays); the job itself is still there. */
+  JOB_LOG_EXPIRED: 410,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   /** A job's script (or its files) is over the purpose's limit. */

@@ -25,7 +25,7 @@ export const jobPaths = {
   },
   "/v1/jobs/{id}/log": {
     get: {
-      summary: "Its output (stdout and stderr): JSON chunks from a byte offset, or with follow=1 a text/plain stream until the job ends",
+      summary: "Its output (stdout and stderr): JSON chunks from a byte offset, or with follow=1 a text/plain stream until the job ends; 410 JOB_LOG_EXPIRED once the log was removed after the purpose's jobs.logRetentionDays (the job itself stays)",
       parameters: [
         jobParam,
         { name: "offset", in: "query", schema: { type: "integer", minimum: 0 } },
@@ -36,7 +36,7 @@ export const jobPaths = {
           description: "A chunk (JSON), or the streamed log (follow=1)",
           content: { "application/json": { schema: { $ref: "#/components/schemas/JobLogChunk" } }, "text/plain": { schema: { type: "string" } } },
         },
-        ...errors(400, 401, 404),
+        ...errors(400, 401, 404, 410),
       },
     },
   },

@@ -46,6 +46,12 @@ export const jobsPurposeSchema = z
     maxRuntimeSeconds: z.number().int().min(60).default(6 * 3600),
     /** Size limit of the script plus its files. */
     maxScriptBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(1024 * 1024),
+    /**
+     * Days a job's local log (`<dataDir>/local-jobs/<jobId>/`) is kept after the job ended; 0
+     * keeps it forever. Per purpose, like the other limits, since purposes differ in how long
+     * their users come back to a log; the job's row (state, exit code, cost) is never removed.
+     */
+    logRetentionDays: z.number().int().min(0).max(3650).default(30),
     ecs: ecsJobsSchema.optional(),
   })
   .strict()

@@ -1,12 +1,14 @@
 /**
  * The jobs loop: beside the lifecycle tick, on the replica holding the lifecycle lease only
  * (like the observation loop), one round at a time: the keep-alive holds, the jobs that hold
- * capacity (watch.ts), then the queue (schedule.ts). Everything it acts on is read from the
+ * capacity (watch.ts), then the queue (schedule.ts), and now and then the sweep of old local
+ * logs (log-sweep.ts). Everything it acts on is read from the
  * database each round, so a restarted backend carries on where the last one was.
  */
 import { sleepUnlessAborted } from "../sleep";
 import type { JobsContext } from "./context";
 import { watchHolds } from "./keep-alive";
+import { LogSweeper } from "./log-sweep";
 import { startQueued } from "./schedule";
 import { watchJobs } from "./watch";
 
@@ -19,12 +21,16 @@ export class JobsLoop {
   private running: Promise<void> | null = null;
   private current: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  /** Tests call its maybeSweep() (or sweepJobLogs) directly. */
+  readonly sweeper: LogSweeper;
 
   constructor(
     private readonly ctx: JobsContext,
     private readonly deps: JobsLoopDeps,
     private readonly periodMs = 1000,
-  ) {}
+  ) {
+    this.sweeper = new LogSweeper(ctx);
+  }
 
   start(): void {
     if (this.running) return;
@@ -52,6 +58,7 @@ export class JobsLoop {
       await watchJobs(this.ctx);
       // Placed jobs are started in the same round when their instance is already running (a warm spare).
       if ((await startQueued(this.ctx)) > 0) await watchJobs(this.ctx);
+      await this.sweeper.maybeSweep();
     })().finally(() => {
       this.current = null;
     });

@@ -67,6 +67,27 @@ export interface JobRunner {
   costSoFar?(job: JobSpec, ref: RunRef, startedAt: number, endedAt: number | null, now: number): number | null;
 }
 
+/**
+ * A runner that keeps jobs' logs on the backend's own disk (the local runner), so the backend
+ * must clean them up (log-retention.ts). Runners whose logs live elsewhere (CloudWatch) have
+ * that store's own retention and do not implement this.
+ */
+export interface LocalLogStore {
+  /** The job directories there now: name (a job id, or anything else found), bytes, newest mtime. */
+  listLogDirs(): LogDir[];
+  /** Whether the job's directory is still there. */
+  hasLogDir(jobId: string): boolean;
+  /** Removes the job's directory (no error when it is already gone). */
+  removeLogDir(jobId: string): void;
+}
+
+export interface LogDir {
+  name: string;
+  bytes: number;
+  /** The newest mtime of the directory and its files (a writer still at work keeps it recent). */
+  newestMtimeMs: number;
+}
+
 /** Whether a process on an instance still runs: the keep-alive hold's check ("keep until this R process ends"). */
 export interface ProcessProbe {
   processAlive(target: JobTarget, pid: number): Promise<boolean>;

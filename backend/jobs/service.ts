@@ -11,6 +11,8 @@ import { getInstance } from "../store/instances";
 import { getJob, getJobForUser, listJobsForUser, type Job } from "../store/jobs";
 import { specOf, targetOf, type JobsContext } from "./context";
 import { jobCost } from "./costs";
+import { logExpired } from "./log-retention";
+import { isLocalLogStore } from "./runners";
 import { queuePositions } from "./schedule";
 import { submitJob, type JobRequestBody } from "./submit";
 import { JOB_ID_PATTERN } from "./transitions";
@@ -76,8 +78,15 @@ export async function readJobLog(ctx: JobsContext, userId: string, id: string, o
   const final = isJobFinal(job.state);
   const purpose = configuredPurpose(ctx, job.purpose);
   if (!job.runRef || !purpose) return { jobId: id, offset, nextOffset: offset, text: "", complete: final };
+  const runner = ctx.runners.forPurpose(purpose);
+  // A log on this disk is gone once past its retention, even before the hourly sweep, or when its directory is (removed by hand, or retention raised after a sweep).
+  if (final && isLocalLogStore(runner) && (logExpired(job, purpose.jobs.logRetentionDays, ctx.clock.now()) || !runner.hasLogDir(id))) {
+    const days = purpose.jobs.logRetentionDays;
+    const why = days > 0 ? `purpose "${purpose.name}" keeps job logs ${days} day${days === 1 ? "" : "s"} after a job ends` : "its log files are gone from the backend";
+    throw new PoolError("JOB_LOG_EXPIRED", `The log of job "${id}" was removed (${why}). Its state, exit code and cost are still at GET /v1/jobs/${id}.`);
+  }
   const inst = job.instanceId ? await getInstance(ctx.db, job.instanceId) : null;
-  const chunk = await ctx.runners.forPurpose(purpose).readLog(specOf(job, purpose), job.runRef, inst ? targetOf(inst) : null, offset);
+  const chunk = await runner.readLog(specOf(job, purpose), job.runRef, inst ? targetOf(inst) : null, offset);
   // Complete only once the job is over in the database too (a restart may not have seen its exit yet).
   return { jobId: id, offset, nextOffset: chunk.nextOffset, text: chunk.text, complete: final && chunk.complete };
 }

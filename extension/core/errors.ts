@@ -93,6 +93,7 @@ const NEXT_STEP: Record<string, { text: string; actions: NextAction[] }> = {
   JOB_LIMIT: { text: "Wait for one of your jobs to end, or cancel one in the Jobs list.", actions: [] },
   JOB_NOT_FOUND: { text: "Refresh the Jobs list.", actions: [] },
   JOB_ENDED: { text: "Nothing to do: the job is over.", actions: [] },
+  JOB_LOG_EXPIRED: { text: "Old job logs are removed after the pool's retention; the Jobs list still shows how it ended.", actions: [] },
 };
 
 /** The cause in lower-case-first prose, without a trailing period (the message adds its own). */

@@ -10,7 +10,7 @@
 import type { PoolConfig, PurposeConfig } from "../../config/schema";
 import { PoolError } from "../../errors";
 import type { Provider } from "../../providers/types";
-import type { JobRunner, ProcessProbe } from "../runner";
+import type { JobRunner, LocalLogStore, ProcessProbe } from "../runner";
 import { LocalJobRunner } from "./local";
 
 export interface JobRunners {
@@ -18,6 +18,8 @@ export interface JobRunners {
   forPurpose(purpose: PurposeConfig): JobRunner;
   /** Whether a process runs on an instance; null when the provider cannot tell. */
   probe(): ProcessProbe | null;
+  /** Where job logs kept on this machine live (the local runner), for the retention sweep; absent or null: none. */
+  logStore?(): LocalLogStore | null;
 }
 
 export interface JobRunnerHooks {
@@ -72,6 +74,9 @@ export function createJobRunners(provider: Provider, dataDir: string, hooks: Job
       const e = ec2Runner();
       return e?.processAlive ? (e as ProcessProbe) : null;
     },
+    logStore() {
+      return localRunner();
+    },
   };
 }
 
@@ -82,5 +87,11 @@ export function needsAwsJobRunners(provider: Provider, config: Pick<PoolConfig, 
 
 /** Runners given directly (tests: the local runner over another provider). */
 export function fixedJobRunners(runner: JobRunner, probe: ProcessProbe | null = null): JobRunners {
-  return { forPurpose: () => runner, probe: () => probe };
+  const store = isLocalLogStore(runner) ? runner : null;
+  return { forPurpose: () => runner, probe: () => probe, logStore: () => store };
+}
+
+export function isLocalLogStore(r: unknown): r is LocalLogStore {
+  const s = r as Partial<LocalLogStore>;
+  return typeof s.listLogDirs === "function" && typeof s.hasLogDir === "function" && typeof s.removeLogDir === "function";
 }

@@ -9,9 +9,9 @@
  * backend's, which holds the old protocol's keys, AWS credentials and the database URL.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { JobRunner, JobSpec, JobTarget, LogChunk, ProcessProbe, RunRef, RunStatus } from "../runner";
+import type { JobRunner, JobSpec, JobTarget, LocalLogStore, LogChunk, LogDir, ProcessProbe, RunRef, RunStatus } from "../runner";
 import { killGroup } from "../../providers/local/processes";
 
 /** Marks a job's processes (checked in /proc before a signal, so a recycled pid is never killed). */
@@ -115,7 +115,7 @@ function wholeUtf8(buf: Buffer): number {
   return end;
 }
 
-export class LocalJobRunner implements JobRunner, ProcessProbe {
+export class LocalJobRunner implements JobRunner, ProcessProbe, LocalLogStore {
   readonly kind = "local" as const;
   readonly needsInstance = true;
 
@@ -123,6 +123,47 @@ export class LocalJobRunner implements JobRunner, ProcessProbe {
 
   jobDir(jobId: string): string {
     return path.join(this.options.dataDir, "local-jobs", jobId);
+  }
+
+  private get jobsRoot(): string {
+    return path.join(this.options.dataDir, "local-jobs");
+  }
+
+  listLogDirs(): LogDir[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.jobsRoot);
+    } catch {
+      return []; // no job ever ran here
+    }
+    const dirs: LogDir[] = [];
+    for (const name of names) {
+      const dir = path.join(this.jobsRoot, name);
+      try {
+        const st = statSync(dir);
+        if (!st.isDirectory()) continue;
+        let bytes = 0;
+        let newest = st.mtimeMs;
+        // Flat by construction (output.log, exit-code, process.json and their .tmp).
+        for (const f of readdirSync(dir)) {
+          const fst = statSync(path.join(dir, f));
+          bytes += fst.size;
+          newest = Math.max(newest, fst.mtimeMs);
+        }
+        dirs.push({ name, bytes, newestMtimeMs: newest });
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+    return dirs;
+  }
+
+  hasLogDir(jobId: string): boolean {
+    return existsSync(this.jobDir(jobId));
+  }
+
+  removeLogDir(jobId: string): void {
+    rmSync(this.jobDir(jobId), { recursive: true, force: true });
   }
 
   private files(jobId: string) {

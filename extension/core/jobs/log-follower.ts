@@ -27,7 +27,8 @@ export interface LogFollowerOptions {
 
 const IDLE_STEPS = [500, 1000, 2000, 3000] as const;
 const RETRY_STEPS = [2000, 5000, 10_000, 30_000] as const;
-const FINAL_CODES = new Set(["NOT_SIGNED_IN", "UNAUTHORIZED", "JOB_NOT_FOUND", "FORBIDDEN", "NOT_FOUND"]);
+/** A retry cannot fix these (JOB_LOG_EXPIRED: the backend removed an old log; it will not come back). */
+const FINAL_CODES = new Set(["NOT_SIGNED_IN", "UNAUTHORIZED", "JOB_NOT_FOUND", "JOB_LOG_EXPIRED", "FORBIDDEN", "NOT_FOUND"]);
 
 export type FollowerState = "idle" | "following" | "complete" | "stopped";
 

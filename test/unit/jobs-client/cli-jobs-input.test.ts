@@ -171,3 +171,26 @@ describe("followLog", () => {
     assert.equal(ended, null);
   });
 });
+
+describe("job keep-alive arguments", () => {
+  it("takes exactly one of --pid, --show, --end; --hours only with --pid, default 8", async () => {
+    const { parseKeepAlive, DEFAULT_HOLD_HOURS } = await import("../../../backend/cli-jobs-input");
+    assert.deepEqual(parseKeepAlive({ pid: "4242" }), { kind: "set", request: { pid: 4242, maxHours: DEFAULT_HOLD_HOURS } });
+    assert.equal(DEFAULT_HOLD_HOURS, 8);
+    assert.deepEqual(parseKeepAlive({ pid: "7", hours: "1.5" }), { kind: "set", request: { pid: 7, maxHours: 1.5 } });
+    assert.deepEqual(parseKeepAlive({ show: true }), { kind: "show" });
+    assert.deepEqual(parseKeepAlive({ end: true }), { kind: "end" });
+    const usage = (o: Parameters<typeof parseKeepAlive>[0], re: RegExp) =>
+      assert.throws(() => parseKeepAlive(o), (e: unknown) => e instanceof JobCliError && e.exitCode === 2 && e.code === "INVALID_REQUEST" && re.test(e.message));
+    usage({}, /exactly one/);
+    usage({ pid: "1", show: true }, /exactly one/);
+    usage({ show: true, end: true }, /exactly one/);
+    usage({ show: true, hours: "2" }, /--hours goes with --pid/);
+    for (const pid of ["0", "-3", "12a", "1.5", ""]) usage({ pid }, /--pid/);
+    for (const hours of ["0", "-1", "abc", "1e3", "Infinity"]) usage({ pid: "5", hours }, /--hours/);
+  });
+
+  it("prints a next step for an expired log", () => {
+    assert.match(nextStep("JOB_LOG_EXPIRED") ?? "", /job show/);
+  });
+});
