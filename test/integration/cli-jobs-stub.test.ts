@@ -184,6 +184,54 @@ describe("rstudio-pool job (against a contract stub)", () => {
     assert.match(down.stderr, /error BACKEND_UNREACHABLE: the backend at http:\/\/127\.0\.0\.1:9 does not answer.*\n.*POOL_URL/);
   });
 
+  it("job keep-alive sets, shows and ends a hold; a missing hold and bad arguments say what to do", async () => {
+    const inst = "rsp-0123456789abcdef";
+    const set = await cli(["job", "keep-alive", inst, "--pid", "4242", "--hours", "2"], env, dir);
+    assert.equal(set.status, 0, set.stderr);
+    assert.match(set.stdout, /^pid:\t4242$/m);
+    assert.match(set.stdout, /^state:\tactive$/m);
+    assert.match(set.stderr, new RegExp(`keeping ${inst} while pid 4242 runs, at most until \\d{4}-`));
+    const post = stub.requests.filter((q) => q.method === "POST" && q.path === `/v1/instances/${inst}/keep-alive`).at(-1)!;
+    assert.deepEqual(post.body, { pid: 4242, maxHours: 2 });
+    const dflt = await cli(["job", "keep-alive", inst, "--pid", "4243"], env, dir);
+    assert.equal(dflt.status, 0, dflt.stderr);
+    assert.deepEqual(stub.requests.filter((q) => q.method === "POST").at(-1)!.body, { pid: 4243, maxHours: 8 }, "8 hours unless told");
+    const show = JSON.parse((await cli(["job", "keep-alive", inst, "--show", "--json"], env, dir)).stdout);
+    assert.equal(show.pid, 4243);
+    assert.equal(show.endedReason, null);
+    const end = await cli(["job", "keep-alive", inst, "--end"], env, dir);
+    assert.equal(end.status, 0, end.stderr);
+    assert.match(end.stdout, /^state:\tended \(cancelled\)$/m);
+    assert.match(end.stderr, /ended the hold on rsp-0123456789abcdef \(cost since it was set 0\.00 USD\); the usual idle timeout applies again/);
+    assert.equal(stub.requests.filter((q) => q.method === "DELETE" && q.path === `/v1/instances/${inst}/keep-alive`).length, 1);
+
+    const none = await cli(["job", "keep-alive", "rsp-00000000000000ff", "--show"], env, dir);
+    assert.equal(none.status, 1);
+    assert.match(none.stderr, /^error NOT_FOUND: .*\nSet one with `rstudio-pool job keep-alive rsp-00000000000000ff --pid N`/);
+    const tooLong = await cli(["job", "keep-alive", inst, "--pid", "4242", "--hours", "100"], env, dir);
+    assert.equal(tooLong.status, 1, "the backend owns the 72-hour limit");
+    assert.match(tooLong.stderr, /error INVALID_REQUEST: .*maxHours.*72/);
+    const before = stub.requests.length;
+    for (const args of [[], ["--pid", "abc"], ["--show", "--end"], ["--end", "--hours", "2"]]) {
+      const r = await cli(["job", "keep-alive", inst, ...args], env, dir);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /^error INVALID_REQUEST: /);
+    }
+    assert.equal(stub.requests.length, before, "usage errors send nothing");
+  });
+
+  it("job log of a job whose log the backend removed: JOB_LOG_EXPIRED and where the outcome still is", async () => {
+    const id = (await cli(["job", "run", "model.R"], env, dir)).stdout.trim();
+    assert.equal((await cli(["job", "log", "-f", id], env, dir)).status, 0);
+    stub.expiredLogs.add(id);
+    for (const args of [["job", "log", id], ["job", "log", "-f", id]]) {
+      const r = await cli(args, env, dir);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^error JOB_LOG_EXPIRED: The log of job .* was removed .*\n.*`rstudio-pool job show <id>`/);
+    }
+  });
+
   it("is wired into the main CLI's help", async () => {
     const help = await cli(["--help"], {}, ROOT);
     assert.match(help.stdout, /job \[options\]\s+run R scripts as batch jobs/);

@@ -40,6 +40,8 @@ export class JobsStub {
   private seq = 0;
   readonly jobs = new Map<string, StubJob>();
   readonly holds = new Map<string, KeepAliveView>();
+  /** Jobs whose log the backend has removed after its retention: the log route answers 410 JOB_LOG_EXPIRED. */
+  readonly expiredLogs = new Set<string>();
   readonly requests: RecordedRequest[] = [];
   url = "";
 
@@ -121,6 +123,7 @@ export class JobsStub {
       if (!j) return send(res, 404, err("JOB_NOT_FOUND", `No job ${id} of yours.`));
       this.advance(j);
       if (parts[3] === "log" && m === "GET") {
+        if (this.expiredLogs.has(j.view.jobId)) return send(res, 410, err("JOB_LOG_EXPIRED", `The log of job "${j.view.jobId}" was removed (purpose "${j.view.purpose}" keeps job logs 30 days after a job ends).`));
         const text = Buffer.from(this.logText(j));
         const offset = Math.max(0, Number(url.searchParams.get("offset") ?? 0) || 0);
         const slice = text.subarray(offset).toString("utf8");
@@ -141,6 +144,7 @@ export class JobsStub {
       if (m === "POST") {
         const b = body as { pid?: unknown; maxHours?: unknown };
         if (!Number.isInteger(b?.pid) || typeof b?.maxHours !== "number") return send(res, 400, err("INVALID_REQUEST", "pid and maxHours are required."));
+        if ((b.maxHours as number) <= 0 || (b.maxHours as number) > 72) return send(res, 400, err("INVALID_REQUEST", 'Invalid request body at "maxHours": more than 0 and at most 72.'));
         const view: KeepAliveView = { instanceId: id, pid: b.pid as number, until: new Date(Date.now() + (b.maxHours as number) * 3_600_000).toISOString(), endedReason: null, costSoFar: 0, currency: "USD" };
         this.holds.set(id, view);
         return send(res, 200, view);
