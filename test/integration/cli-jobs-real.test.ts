@@ -132,6 +132,36 @@ describe("rstudio-pool job against the real backend and Rscript", { skip: rSkip(
     assert.ok(!server.output().includes(user.POOL_TOKEN!.slice(4, 20)), "the token is not in the backend's logs");
   });
 
+  it("job keep-alive holds a claimed instance while a real process runs, then says it ended", async () => {
+    const claim = await fetch(`${server.url}/v1/claims`, { method: "POST", headers: { authorization: `Bearer ${user.POOL_TOKEN}`, "content-type": "application/json" }, body: "{}" });
+    assert.equal(claim.status < 300, true, await claim.clone().text());
+    const inst = ((await claim.json()) as { instance: { instanceId: string } }).instance.instanceId;
+    const sleeper = spawn("sleep", ["120"], { detached: true, stdio: "ignore" });
+    try {
+      const set = await cli(["job", "keep-alive", inst, "--pid", String(sleeper.pid), "--hours", "1"], user, work);
+      assert.equal(set.status, 0, set.stderr);
+      assert.match(set.stdout, /^state:\tactive$/m);
+      const show = JSON.parse((await cli(["job", "keep-alive", inst, "--show", "--json"], user, work)).stdout);
+      assert.equal(show.pid, sleeper.pid);
+      assert.equal(show.endedReason, null);
+      sleeper.kill("SIGKILL");
+      let ended: { endedReason: string | null } = show;
+      for (let i = 0; i < 60 && ended.endedReason === null; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        ended = JSON.parse((await cli(["job", "keep-alive", inst, "--show", "--json"], user, work)).stdout);
+      }
+      assert.equal(ended.endedReason, "process-ended", "the jobs loop saw the process end");
+      const end = await cli(["job", "keep-alive", inst, "--end"], user, work);
+      assert.equal(end.status, 0, end.stderr);
+      assert.match(end.stderr, /the hold had already ended \(process-ended\)/);
+      const other = await cli(["job", "keep-alive", inst, "--show"], { POOL_URL: server.url, POOL_TOKEN: runCli(["user", "add", "erin"], env).stdout.trim() }, work);
+      assert.equal(other.status, 1);
+      assert.match(other.stderr, /^error INSTANCE_NOT_FOUND: /m);
+    } finally {
+      sleeper.kill("SIGKILL");
+    }
+  });
+
   it("lists the purposes", async () => {
     const r = await cli(["job", "purposes"], user, ROOT);
     assert.match(r.stdout, /^rstudio\t3\.60 USD\tyes\t/m);
