@@ -83,6 +83,20 @@ describe("LogFollower", () => {
     assert.equal(clock.pending, 0);
   });
 
+  it("stops for good, with the backend's reason and what to do, when the log was removed after its retention", async () => {
+    const clock = new FakeClock();
+    const log = scriptedLog([new ExtensionError("JOB_LOG_EXPIRED", 'The log of job "job-0001" was removed (purpose "rstudio" keeps job logs 30 days after a job ends).', { status: 410 })]);
+    const errors: [string, boolean, string][] = [];
+    const f = new LogFollower({ read: log.read, onText: () => assert.fail("no text"), onComplete: () => assert.fail("not complete"), onError: (e, final) => errors.push([e.code, final, e.message]), clock });
+    f.start();
+    await clock.advance(60_000);
+    assert.deepEqual(log.asked, [0], "no retry: the log will not come back");
+    assert.equal(errors.length, 1);
+    assert.deepEqual(errors[0]!.slice(0, 2), ["JOB_LOG_EXPIRED", true]);
+    assert.match(errors[0]![2], /30 days after a job ends.*Jobs list still shows how it ended/);
+    assert.equal(f.state, "stopped");
+  });
+
   it("dispose stops it at once: no more reads, no timer, no text after", async () => {
     const clock = new FakeClock();
     const log = scriptedLog(Array.from({ length: 50 }, () => aChunk(0, "")));
