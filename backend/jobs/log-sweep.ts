@@ -28,14 +28,14 @@ export async function sweepJobLogs(ctx: JobsContext): Promise<SweepResult | null
   const now = ctx.clock.now();
   const fallback = fallbackRetentionDays(ctx.config.purposes, DEFAULT_JOBS.logRetentionDays);
   const result: SweepResult = { removed: 0, bytes: 0, kept: 0 };
-  for (const dir of store.listLogDirs()) {
+  for (const dir of await store.listLogDirs()) {
     const job = await getJob(ctx.db, dir.name).catch(() => null);
     const days = (job && configuredPurpose(ctx, job.purpose)?.jobs.logRetentionDays) ?? fallback;
     if (!shouldSweep(dir, job, days, now)) {
       result.kept++;
       continue;
     }
-    store.removeLogDir(dir.name);
+    await store.removeLogDir(dir.name);
     result.removed++;
     result.bytes += dir.bytes;
   }

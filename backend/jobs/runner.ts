@@ -74,11 +74,11 @@ export interface JobRunner {
  */
 export interface LocalLogStore {
   /** The job directories there now: name (a job id, or anything else found), bytes, newest mtime. */
-  listLogDirs(): LogDir[];
+  listLogDirs(): Promise<LogDir[]>;
   /** Whether the job's directory is still there. */
   hasLogDir(jobId: string): boolean;
   /** Removes the job's directory (no error when it is already gone). */
-  removeLogDir(jobId: string): void;
+  removeLogDir(jobId: string): Promise<void>;
 }
 
 export interface LogDir {

@@ -9,7 +9,8 @@
  * backend's, which holds the old protocol's keys, AWS credentials and the database URL.
  */
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { JobRunner, JobSpec, JobTarget, LocalLogStore, LogChunk, LogDir, ProcessProbe, RunRef, RunStatus } from "../runner";
 import { killGroup } from "../../providers/local/processes";
@@ -129,10 +130,12 @@ export class LocalJobRunner implements JobRunner, ProcessProbe, LocalLogStore {
     return path.join(this.options.dataDir, "local-jobs");
   }
 
-  listLogDirs(): LogDir[] {
+  // Asynchronous, unlike the rest of this runner: a sweep may list and remove thousands of
+  // directories, and the API shares this event loop (2000 removals: ~1 s of CPU).
+  async listLogDirs(): Promise<LogDir[]> {
     let names: string[];
     try {
-      names = readdirSync(this.jobsRoot);
+      names = await readdir(this.jobsRoot);
     } catch {
       return []; // no job ever ran here
     }
@@ -140,13 +143,13 @@ export class LocalJobRunner implements JobRunner, ProcessProbe, LocalLogStore {
     for (const name of names) {
       const dir = path.join(this.jobsRoot, name);
       try {
-        const st = statSync(dir);
+        const st = await stat(dir);
         if (!st.isDirectory()) continue;
         let bytes = 0;
         let newest = st.mtimeMs;
         // Flat by construction (output.log, exit-code, process.json and their .tmp).
-        for (const f of readdirSync(dir)) {
-          const fst = statSync(path.join(dir, f));
+        for (const f of await readdir(dir)) {
+          const fst = await stat(path.join(dir, f));
           bytes += fst.size;
           newest = Math.max(newest, fst.mtimeMs);
         }
@@ -162,8 +165,8 @@ export class LocalJobRunner implements JobRunner, ProcessProbe, LocalLogStore {
     return existsSync(this.jobDir(jobId));
   }
 
-  removeLogDir(jobId: string): void {
-    rmSync(this.jobDir(jobId), { recursive: true, force: true });
+  async removeLogDir(jobId: string): Promise<void> {
+    await rm(this.jobDir(jobId), { recursive: true, force: true });
   }
 
   private files(jobId: string) {

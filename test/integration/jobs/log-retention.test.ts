@@ -120,7 +120,7 @@ for (const kind of STORE_KINDS) {
       assert.deepEqual({ removed: again!.removed }, { removed: 0 });
       assert.ok(again!.kept >= 4);
       // A directory removed by hand before its retention also answers "gone", not an empty log.
-      runner.removeLogDir(recent);
+      await runner.removeLogDir(recent);
       const gone = await b.api("GET", `/v1/jobs/${recent}/log`, "ann");
       assert.equal(gone.status, 410, gone.text);
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { JobLogChunk, JobView } from "../../../contract/jobs";
 import { followLog } from "../../../backend/cli-jobs-client";
-import { buildJobRequest, defaultTokenFile, jobExitCode, JobCliError, MAX_UPLOAD_BYTES, nextStep, parseEnvPairs, remoteFilePath, resolveConnection } from "../../../backend/cli-jobs-input";
+import { buildJobRequest, DEFAULT_HOLD_HOURS, defaultTokenFile, jobExitCode, JobCliError, MAX_UPLOAD_BYTES, nextStep, parseEnvPairs, parseKeepAlive, remoteFilePath, resolveConnection } from "../../../backend/cli-jobs-input";
 
 function aJob(over: Partial<JobView> = {}): JobView {
   return {
@@ -173,8 +173,7 @@ describe("followLog", () => {
 });
 
 describe("job keep-alive arguments", () => {
-  it("takes exactly one of --pid, --show, --end; --hours only with --pid, default 8", async () => {
-    const { parseKeepAlive, DEFAULT_HOLD_HOURS } = await import("../../../backend/cli-jobs-input");
+  it("takes exactly one of --pid, --show, --end; --hours only with --pid, default 8", () => {
     assert.deepEqual(parseKeepAlive({ pid: "4242" }), { kind: "set", request: { pid: 4242, maxHours: DEFAULT_HOLD_HOURS } });
     assert.equal(DEFAULT_HOLD_HOURS, 8);
     assert.deepEqual(parseKeepAlive({ pid: "7", hours: "1.5" }), { kind: "set", request: { pid: 7, maxHours: 1.5 } });
