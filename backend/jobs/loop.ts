@@ -2,8 +2,8 @@
  * The jobs loop: beside the lifecycle tick, on the replica holding the lifecycle lease only
  * (like the observation loop), one round at a time: the keep-alive holds, the jobs that hold
  * capacity (watch.ts), then the queue (schedule.ts), and now and then the sweep of old local
- * logs (log-sweep.ts). Everything it acts on is read from the
- * database each round, so a restarted backend carries on where the last one was.
+ * logs (log-sweep.ts). Everything it acts on is read from the database each round, so a
+ * restarted backend carries on where the last one was.
  */
 import { sleepUnlessAborted } from "../sleep";
 import type { JobsContext } from "./context";
