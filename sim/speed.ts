@@ -7,7 +7,7 @@
 import { loadavg } from "node:os";
 import { DEFAULT_SIM, simulate } from "./engine";
 import { generateTrace } from "./generate";
-import { parsePolicy } from "./simulate";
+import { parsePolicy } from "./policy-arg";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -4,7 +4,7 @@
  * users' home volumes (created at their first assignment of a purpose), and spot price changes.
  * Nothing here is cached: the database is the ledger's only source, so figures survive restarts.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { PoolConfig } from "../config/schema";
 import { SERVING_STATES } from "../../contract";
 import type { PricedInstance, SpotPriceChange } from "../cost/prices";
@@ -60,7 +60,10 @@ async function billingStarts(db: Db, ids: string[]): Promise<Map<string, number>
       .select(["instance_id", "kind"])
       .select((eb) => eb.fn.min("at").as("at"))
       .where("instance_id", "in", chunk)
-      .where("kind", "in", ["launched", "adopted"])
+      // `kind || ''` keeps SQLite off events_kind_at: without statistics it would walk every
+      // launch ever recorded once per chunk (38 ms a chunk after four weeks of 1,000 people)
+      // instead of probing events_instance for the chunk's ids (PostgreSQL plans it either way).
+      .where(sql<string>`${sql.ref("kind")} || ''`, "in", ["launched", "adopted"])
       .groupBy(["instance_id", "kind"])
       .execute();
     const adopted = new Set<string>();

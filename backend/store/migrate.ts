@@ -14,6 +14,7 @@ import { instanceJob } from "./migrations/20261202_0006_instance_job";
 import { jobs } from "./migrations/20261202_0007_jobs";
 import { claimIndex } from "./migrations/20261202_0008_claim_index";
 import { tickIndexes } from "./migrations/20261202_0009_tick_indexes";
+import { narrowLiveIndex } from "./migrations/20261202_0011_narrow_live_index";
 
 function migrationsFor(store: Store): Record<string, Migration> {
   return {
@@ -26,6 +27,7 @@ function migrationsFor(store: Store): Record<string, Migration> {
     "20261202_0007_jobs": jobs(),
     "20261202_0008_claim_index": claimIndex(),
     "20261202_0009_tick_indexes": tickIndexes(),
+    "20261202_0011_narrow_live_index": narrowLiveIndex(),
   };
 }
 
