@@ -17,7 +17,7 @@ import path from "node:path";
 import { DEFAULT_SIM, policyName, simulate, type SimPolicy, type SimResult } from "./engine";
 import { FAMILY, familyRows, officeZones, type FamilyTrace } from "./family";
 import { DEFAULT_OFFICE_HOURS } from "./schedule";
-import { parsePolicy } from "./simulate";
+import { parsePolicy } from "./policy-arg";
 import type { TraceRow } from "./trace";
 
 const TARGET = DEFAULT_SIM.serviceLevel;
