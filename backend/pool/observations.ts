@@ -44,8 +44,8 @@ export class ObservationLoop {
   async round(signal: AbortSignal = new AbortController().signal): Promise<void> {
     const observe = this.ctx.provider.observe;
     if (!observe) return;
-    const live = await listInStates(this.ctx.db, ["booting", "running", "interrupting"]);
-    await observe.call(this.ctx.provider, live.filter((i) => i.providerId).map(toRef), async (o) => {
+    const refs = async () => (await listInStates(this.ctx.db, ["booting", "running", "interrupting"])).filter((i) => i.providerId).map(toRef);
+    await observe.call(this.ctx.provider, refs, async (o) => {
       const outcome = await applyObservation(this.ctx, o);
       if (outcome.action !== "none") this.deps.kick();
     }, signal);

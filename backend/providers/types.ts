@@ -158,9 +158,11 @@ export interface Provider {
    * One round of observing (optional): hands each observation about the given live instances to
    * `handle` (which is idempotent: a queue may deliver twice) and returns; a round may wait a
    * while for news (a long poll), but returns soon after `signal` aborts. The pool calls it in
-   * a loop of its own, beside the lifecycle tick.
+   * a loop of its own, beside the lifecycle tick. `refs` reads the live instances from the
+   * database: a provider that can tell there is nothing to observe (local: no notice file)
+   * skips that read, which costs ~20 ms a round with 1,000 instances.
    */
-  observe?(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void>;
+  observe?(refs: () => Promise<InstanceRef[]>, handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void>;
   /**
    * A new token for an SSM session the service closed (ResumeSession), and ending one
    * (TerminateSession). Optional: only providers that hand out `kind: "ssm"` connections have

@@ -94,6 +94,10 @@ export function openStore(options: { databaseUrl: string | null; dataDir: string
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
+  // A checkpoint blocks the event loop (two fsyncs): at the default 1,000 pages one ran every
+  // ~80 warm claims and held 10-17 ms each, the claims' p99. At 10,000 pages (a WAL file of up
+  // to ~40 MB) one runs every ~800 claims, and copies a page rewritten many times only once.
+  sqlite.pragma("wal_autocheckpoint = 10000");
   sqlite.pragma("busy_timeout = 5000");
   sqlite.pragma("foreign_keys = ON");
   const statements: StatementCounts = { reads: 0, writes: 0, transactions: 0 };

@@ -1,6 +1,6 @@
 /**
- * The local provider's hand-over writes its state file in the background (coalesced, temp file
- * + rename). SIGKILL the real backend right after warm claims, and what is on disk must still
+ * The local provider's hand-over rewrites its state file in place (one write of at most a page,
+ * see state-files.ts). SIGKILL the real backend right after warm claims, and what is on disk must still
  * agree with the database: every state file whole, and no row recorded as handed over whose
  * file does not name its owner. After a restart every hand-over completes. Linux only (/proc).
  */

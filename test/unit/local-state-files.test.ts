@@ -1,48 +1,58 @@
-/** The local provider's coalesced, atomic state-file writes (backend/providers/local/state-files.ts). */
+/** The local provider's state-file writes (backend/providers/local/state-files.ts). */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { StateFiles } from "../../backend/providers/local/state-files";
+import { IN_PLACE_LIMIT, StateFiles } from "../../backend/providers/local/state-files";
 import { tempDir } from "../support/builders";
 
-test("many writes to one file collapse into few, end with the newest, and every caller's promise resolves", async () => {
+test("writeSync replaces the file whole and leaves no temp file", () => {
   const dir = tempDir("state-files-");
   const file = path.join(dir, "a.json");
   const files = new StateFiles();
-  const writes = Array.from({ length: 50 }, (_, i) => files.write(file, JSON.stringify({ n: i })));
-  assert.deepEqual(JSON.parse(files.read(file)!), { n: 49 }, "a read sees the newest content before it lands");
-  await Promise.all(writes);
-  assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { n: 49 });
-  assert.deepEqual(readdirSync(dir), ["a.json"], "no temp file is left behind");
+  files.writeSync(file, '{"n":1}');
+  files.writeSync(file, '{"n":2}');
+  assert.deepEqual(JSON.parse(files.read(file)!), { n: 2 });
+  assert.deepEqual(readdirSync(dir), ["a.json"]);
 });
 
-test("a synchronous write during an async one stays the file's content", async () => {
+test("rewrite in place: shorter content is padded to the old length (still valid JSON), longer content extends the file", () => {
   const dir = tempDir("state-files-");
   const file = path.join(dir, "b.json");
   const files = new StateFiles();
-  const pending = files.write(file, '{"v":"async"}');
-  files.writeSync(file, '{"v":"sync"}');
-  await pending;
-  await files.settle(file);
-  assert.equal(readFileSync(file, "utf8"), '{"v":"sync"}');
+  const long = JSON.stringify({ ownerId: "a-rather-long-user-name", pid: 1 });
+  files.writeSync(file, long);
+  const inode = statSync(file).ino;
+  files.rewrite(file, long, JSON.stringify({ ownerId: "u1", pid: 1 }));
+  assert.equal(statSync(file).size, long.length, "nothing truncated");
+  assert.deepEqual(JSON.parse(readFileSync(file, "utf8")), { ownerId: "u1", pid: 1 });
+  const now = readFileSync(file, "utf8");
+  const longer = JSON.stringify({ ownerId: "an-even-longer-user-name-than-before", pid: 1 });
+  files.rewrite(file, now, longer);
+  assert.equal(readFileSync(file, "utf8"), longer);
+  assert.equal(statSync(file).ino, inode, "the same file, written in place");
+  assert.deepEqual(readdirSync(dir), ["b.json"]);
 });
 
-test("removing a file waits for its writes, so a late rename cannot bring it back", async () => {
+test("a rewrite past one page goes through a temp file and a rename", () => {
   const dir = tempDir("state-files-");
   const file = path.join(dir, "c.json");
   const files = new StateFiles();
-  void files.write(file, "{}");
-  await files.remove(file);
-  await files.settleAll();
-  assert.equal(existsSync(file), false);
-  assert.equal(files.read(file), null);
+  files.writeSync(file, "{}");
+  const inode = statSync(file).ino;
+  const big = JSON.stringify({ pad: "x".repeat(IN_PLACE_LIMIT) });
+  files.rewrite(file, "{}", big);
+  assert.equal(readFileSync(file, "utf8"), big);
+  assert.notEqual(statSync(file).ino, inode);
+  assert.deepEqual(readdirSync(dir), ["c.json"]);
 });
 
-test("a failed write rejects its callers and leaves no temp file", async () => {
+test("rewriting a file that is gone fails and creates nothing; remove and read of a missing file are quiet", () => {
   const dir = tempDir("state-files-");
-  const file = path.join(dir, "missing-dir", "d.json");
+  const file = path.join(dir, "d.json");
   const files = new StateFiles();
-  await assert.rejects(files.write(file, "{}"));
+  assert.throws(() => files.rewrite(file, "{}", '{"a":1}'));
+  assert.equal(existsSync(file), false);
+  files.remove(file);
   assert.equal(files.read(file), null);
 });

@@ -138,8 +138,8 @@ export class Ec2Provider implements Provider {
   private readonly observer: Ec2Observer;
   private readonly sqs: SQSClient | undefined;
 
-  observe(refs: InstanceRef[], handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void> {
-    return this.observer.observe(refs, handle, signal);
+  async observe(refs: () => Promise<InstanceRef[]>, handle: (o: InstanceObservation) => Promise<void>, signal: AbortSignal): Promise<void> {
+    return this.observer.observe(await refs(), handle, signal);
   }
 
   private remember(purpose: Ec2Purpose): Ec2Purpose {

@@ -1,38 +1,31 @@
 /**
- * The local provider's state files, written without blocking the event loop. A hand-over (on a
- * claim's heels) used to rewrite its instance's file with writeFileSync + renameSync, a quarter
- * of a warm claim's CPU; now it is a write the thread pool does, and the caller awaits it.
+ * The local provider's state files. Two kinds of write, both whole-or-nothing if the backend is
+ * killed mid-write:
  *
- * Every write is still atomic (a temp file, then rename): a crash leaves the old content or the
- * new, never half. Writes to one file are coalesced: while one is on its way, later ones
- * collapse into a single next write of the newest content, so the file always ends with the
- * newest, and every caller's promise resolves once content at least as new as theirs is in
- * place. Synchronous writes (launch, terminate: rare, and their order matters) go straight to
- * disk and also become the newest content of any write in flight, so an older async rename
- * landing after them is overwritten again.
+ * - `writeSync`: a temp file, then rename. For new files and for the writes whose order
+ *   matters (launch, adoption, the stop mark): rare.
+ * - `rewrite`: the hand-over (on every warm claim's heels) rewrites the file where it is, with
+ *   one write() at offset 0 of at most one page, padded with trailing spaces (JSON allows them)
+ *   to the old length so that nothing needs truncating. The kernel copies a one-page write in
+ *   one step and only acts on SIGKILL when the call returns, so a kill leaves the old content
+ *   or the new. A temp file and a rename cost 0.3–0.5 ms of CPU on ext4 (the rename over an
+ *   existing file forces its blocks to be allocated); this costs about 10 µs, so it runs
+ *   synchronously and a batch of hand-overs costs a fraction of a millisecond.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { rename, writeFile } from "node:fs/promises";
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync, writeFileSync } from "node:fs";
 
-interface Pending {
-  latest: string;
-  /** The latest content is not on its way yet. */
-  dirty: boolean;
-  waiters: Array<{ resolve: () => void; reject: (err: unknown) => void }>;
-}
+/** The most a `rewrite` writes in place: one page of the smallest page size Linux uses. */
+export const IN_PLACE_LIMIT = 4096;
 
 export class StateFiles {
-  private readonly pending = new Map<string, Pending>();
   private seq = 0;
 
   private tmp(file: string): string {
     return `${file}.${process.pid}.${++this.seq}.tmp`;
   }
 
-  /** The file's newest content: what is on its way, else what is on disk (null: no file). */
+  /** The file's content (null: no file). */
   read(file: string): string | null {
-    const p = this.pending.get(file);
-    if (p) return p.latest;
     try {
       return readFileSync(file, "utf8");
     } catch {
@@ -40,70 +33,34 @@ export class StateFiles {
     }
   }
 
-  /** Writes in the background; resolves when this content (or newer) is in place. */
-  write(file: string, content: string): Promise<void> {
-    let p = this.pending.get(file);
-    const running = p !== undefined;
-    if (!p) {
-      p = { latest: content, dirty: true, waiters: [] };
-      this.pending.set(file, p);
-    } else {
-      p.latest = content;
-      p.dirty = true;
-    }
-    const done = new Promise<void>((resolve, reject) => p!.waiters.push({ resolve, reject }));
-    if (!running) void this.drain(file, p);
-    return done;
-  }
-
-  private async drain(file: string, p: Pending): Promise<void> {
-    while (p.dirty) {
-      p.dirty = false;
-      const content = p.latest;
-      const waiters = p.waiters.splice(0);
-      const tmp = this.tmp(file);
-      try {
-        await writeFile(tmp, content);
-        await rename(tmp, file);
-        for (const w of waiters) w.resolve();
-      } catch (err) {
-        rmSync(tmp, { force: true });
-        for (const w of waiters) w.reject(err);
-      }
-    }
-    this.pending.delete(file);
-    // Only `settle` waiters can be left here (a write marks the file dirty).
-    for (const w of p.waiters.splice(0)) w.resolve();
-  }
-
-  /** Writes now (temp file + rename); a write in flight for the file rewrites this content after it lands. */
+  /** Writes now (temp file + rename). */
   writeSync(file: string, content: string): void {
     const tmp = this.tmp(file);
     writeFileSync(tmp, content);
     renameSync(tmp, file);
-    const p = this.pending.get(file);
-    if (p) {
-      p.latest = content;
-      p.dirty = true;
+  }
+
+  /**
+   * Replaces the content of a file that exists and whose content is `old` (as read), in place
+   * (see the top of this file); a file that would pass one page is written as `writeSync` does.
+   */
+  rewrite(file: string, old: string, content: string): void {
+    const oldBytes = Buffer.byteLength(old);
+    const bytes = Buffer.byteLength(content);
+    const total = Math.max(oldBytes, bytes);
+    if (total > IN_PLACE_LIMIT) return this.writeSync(file, content);
+    const buf = Buffer.alloc(total, 0x20);
+    buf.write(content, 0, "utf8");
+    const fd = openSync(file, "r+");
+    try {
+      const n = writeSync(fd, buf, 0, total, 0);
+      if (n !== total) throw new Error(`short write to ${file} (${n} of ${total} bytes)`);
+    } finally {
+      closeSync(fd);
     }
   }
 
-  /** Waits until nothing is on its way to the file (before removing it: a late rename would bring it back). */
-  async settle(file: string): Promise<void> {
-    while (this.pending.has(file)) {
-      const p = this.pending.get(file)!;
-      await new Promise<void>((resolve) => p.waiters.push({ resolve, reject: () => resolve() }));
-    }
-  }
-
-  /** Removes the file once its writes have landed. */
-  async remove(file: string): Promise<void> {
-    await this.settle(file);
+  remove(file: string): void {
     rmSync(file, { force: true });
-  }
-
-  /** Waits for every write on its way (shutdown). */
-  async settleAll(): Promise<void> {
-    await Promise.all([...this.pending.keys()].map((f) => this.settle(f)));
   }
 }
