@@ -164,3 +164,11 @@ export function killJobProcesses(dataDir: string): void {
     }
   }
 }
+
+/** A jobs test's teardown: the backend closed, the job processes it left killed, the store removed. */
+export async function closeJobsTest(b: JobsBackend | null, ts: { dataDir: string; cleanup(): Promise<void> } | null): Promise<void> {
+  await b?.close();
+  if (!ts) return;
+  killJobProcesses(ts.dataDir);
+  await ts.cleanup();
+}

@@ -16,7 +16,7 @@ import { DAY_MS } from "../../../backend/jobs/log-retention";
 import { sweepJobLogs } from "../../../backend/jobs/log-sweep";
 import { getJob } from "../../../backend/store/jobs";
 import { aPurpose, ManualClock } from "../../support/builders";
-import { addUsers, killJobProcesses, startJobsBackend, type JobsBackend } from "../../support/jobs";
+import { addUsers, closeJobsTest, startJobsBackend, type JobsBackend } from "../../support/jobs";
 import { createTestStore, skipFor, STORE_KINDS, type TestStore } from "../../support/stores";
 
 const purposes = [
@@ -30,13 +30,9 @@ for (const kind of STORE_KINDS) {
     let b: JobsBackend | null = null;
 
     afterEach(async () => {
-      await b?.close();
+      await closeJobsTest(b, ts);
       b = null;
-      if (ts) {
-        killJobProcesses(ts.dataDir);
-        await ts.cleanup();
-        ts = null;
-      }
+      ts = null;
     });
 
     it("sweeps ended-old logs, keeps recent and running ones, and a restart mid-sweep finishes it", async () => {

@@ -12,7 +12,7 @@ import type { JobRunner, JobSpec, RunStatus } from "../../../backend/jobs/runner
 import { Ledger } from "../../../backend/cost/ledger";
 import { getInstance } from "../../../backend/store/instances";
 import { aPurpose, ManualClock } from "../../support/builders";
-import { addUsers, killJobProcesses, startJobsBackend, type JobsBackend } from "../../support/jobs";
+import { addUsers, closeJobsTest, startJobsBackend, type JobsBackend } from "../../support/jobs";
 import { createTestStore, skipFor, STORE_KINDS, type TestStore } from "../../support/stores";
 import { jobsPurposeSchema } from "../../../backend/config/jobs";
 
@@ -54,12 +54,8 @@ for (const kind of STORE_KINDS) {
     };
 
     afterEach(async () => {
-      await b?.close();
+      await closeJobsTest(b, ts);
       b = null;
-      if (ts) {
-        killJobProcesses(ts.dataDir);
-        await ts.cleanup();
-      }
     });
     after(() => undefined);
 

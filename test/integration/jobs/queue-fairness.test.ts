@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { updateJob } from "../../../backend/store/jobs";
 import { aPurpose } from "../../support/builders";
-import { addUsers, jobEnded, killJobProcesses, rSkip, startJobsBackend, until, type JobsBackend } from "../../support/jobs";
+import { addUsers, jobEnded, closeJobsTest, rSkip, startJobsBackend, until, type JobsBackend } from "../../support/jobs";
 import { createTestStore, skipFor, STORE_KINDS, type TestStore } from "../../support/stores";
 
 const USERS = ["u1", "u2", "u3", "u4", "u5"];
@@ -23,13 +23,7 @@ for (const kind of STORE_KINDS) {
       await addUsers(ts.store, [...USERS, "carol"]);
       b = await startJobsBackend({ store: ts.store, dataDir: ts.dataDir, provider: "instant", purposes: [aPurpose({ max: 4, hourlyPrice: 0.6 })], start: false });
     });
-    after(async () => {
-      await b?.close();
-      if (ts) {
-        killJobProcesses(ts.dataDir);
-        await ts.cleanup();
-      }
-    });
+    after(() => closeJobsTest(b, ts));
 
     it("runs 20 jobs of 5 users on 4 instances: queued with places, at most 4 at once, one job per instance, fair starts", async () => {
       // u1 also works interactively: no job may land on that instance.
