@@ -43,13 +43,21 @@ export interface LifecycleStep {
   run(tick: Tick): Promise<FollowUps | void>;
 }
 
+/** How many instances a step handles between two turns of the event loop. */
+const YIELD_EVERY = 32;
+
 /**
  * Runs `work` for each instance; a failure is logged with the instance and never stops the
  * others (one broken instance, or a purpose removed from the configuration, must not block
  * the rest of the pool).
  */
 export async function forEachInstance<T extends { id: string }>(ctx: PoolContext, step: string, items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let done = 0;
   for (const item of items) {
+    // SQLite's statements are synchronous, so a step over many instances (1,000 spares ready at
+    // once) would otherwise hold the event loop for half a second; claims and heartbeats get in
+    // between batches.
+    if (++done % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       await work(item);
     } catch (err) {
