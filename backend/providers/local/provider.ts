@@ -9,7 +9,7 @@
  * tagged process found in /proc (finished: its pid is written down, never a second spawn).
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import path from "node:path";
 import type { ConnectionResponse } from "../../../contract";
@@ -187,9 +187,9 @@ export class LocalProvider implements Provider {
   /** The hand-over's write: in place, as cheap as a state write gets (state-files.ts says why it is still whole or nothing). */
   private rewriteState(s: LocalInstanceState): void {
     const file = this.stateFile(s.instanceId);
-    const old = this.files.read(file);
-    if (old === null) this.files.writeSync(file, JSON.stringify(s));
-    else this.files.rewrite(file, old, JSON.stringify(s));
+    // The caller has just read the state: the file's length is all the rewrite needs of it.
+    if (existsSync(file)) this.files.rewrite(file, JSON.stringify(s));
+    else this.files.writeSync(file, JSON.stringify(s));
   }
 
   private allStates(): LocalInstanceState[] {

@@ -12,7 +12,7 @@
  *   existing file forces its blocks to be allocated); this costs about 10 µs, so it runs
  *   synchronously and a batch of hand-overs costs a fraction of a millisecond.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeSync, writeFileSync } from "node:fs";
 
 /** The most a `rewrite` writes in place: one page of the smallest page size Linux uses. */
 export const IN_PLACE_LIMIT = 4096;
@@ -41,18 +41,17 @@ export class StateFiles {
   }
 
   /**
-   * Replaces the content of a file that exists and whose content is `old` (as read), in place
-   * (see the top of this file); a file that would pass one page is written as `writeSync` does.
+   * Replaces the content of a file that exists, in place (see the top of this file), padded to
+   * its current length; a file that would pass one page is written as `writeSync` does.
    */
-  rewrite(file: string, old: string, content: string): void {
-    const oldBytes = Buffer.byteLength(old);
-    const bytes = Buffer.byteLength(content);
-    const total = Math.max(oldBytes, bytes);
-    if (total > IN_PLACE_LIMIT) return this.writeSync(file, content);
-    const buf = Buffer.alloc(total, 0x20);
-    buf.write(content, 0, "utf8");
+  rewrite(file: string, content: string): void {
     const fd = openSync(file, "r+");
     try {
+      const bytes = Buffer.byteLength(content);
+      const total = Math.max(fstatSync(fd).size, bytes);
+      if (total > IN_PLACE_LIMIT) return this.writeSync(file, content);
+      const buf = Buffer.alloc(total, 0x20);
+      buf.write(content, 0, "utf8");
       const n = writeSync(fd, buf, 0, total, 0);
       if (n !== total) throw new Error(`short write to ${file} (${n} of ${total} bytes)`);
     } finally {
