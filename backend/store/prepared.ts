@@ -14,25 +14,10 @@ import type { Database } from "./schema";
 
 type Db = Kysely<Database>;
 
-/** A query's id, as Kysely's own (plugins key their state by it; this pool uses none). */
-function createQueryId(): { readonly queryId: string } {
-  let id: string | undefined;
-  return {
-    get queryId() {
-      return (id ??= Math.random().toString(36).slice(2, 10));
-    },
-  };
-}
-
 const placeholder = (i: number) => `\u0000prepared-argument-${i}\u0000`;
 
 interface Compiled<R> {
   query: CompiledQuery<R>;
-  /**
-   * The node each run carries: the compiled SQL as raw text, built once (CompiledQuery.raw
-   * builds and freezes a new one per call, a few percent of a simulator run).
-   */
-  node: CompiledQuery["query"];
   /** For each parameter, the argument that fills it (-1: a constant of the query). */
   argumentOf: number[];
 }
@@ -44,7 +29,7 @@ function compile<R>(db: Db, arity: number, build: (db: Db, ...args: never[]) => 
   for (let i = 0; i < arity; i++) {
     if (!argumentOf.includes(i)) throw new Error(`prepared query: argument ${i} is not a bound value in: ${query.sql}`);
   }
-  return { query, argumentOf, node: CompiledQuery.raw(query.sql).query };
+  return { query, argumentOf };
 }
 
 export type Prepared<A extends unknown[], R> = (db: Db, ...args: A) => Promise<QueryResult<R>>;
@@ -59,9 +44,8 @@ export function prepare<A extends unknown[], R>(build: (db: Db, ...args: A) => C
       c = compile(db, args.length, build as unknown as (db: Db, ...args: never[]) => Compilable<R>);
       byAdapter.set(adapter, c);
     }
-    const { argumentOf } = c;
-    const parameters = c.query.parameters.map((p, i) => (argumentOf[i]! >= 0 ? args[argumentOf[i]!] : p));
-    return db.getExecutor().executeQuery<R>({ sql: c.query.sql, query: c.node, parameters, queryId: createQueryId() });
+    const parameters = c.query.parameters.map((p, i) => (c!.argumentOf[i]! >= 0 ? args[c!.argumentOf[i]!] : p));
+    return db.executeQuery(CompiledQuery.raw(c.query.sql, parameters) as CompiledQuery<R>);
   };
 }
 

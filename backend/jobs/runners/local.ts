@@ -122,12 +122,12 @@ export class LocalJobRunner implements JobRunner, ProcessProbe, LocalLogStore {
 
   constructor(private readonly options: LocalJobRunnerOptions) {}
 
-  jobDir(jobId: string): string {
-    return path.join(this.options.dataDir, "local-jobs", jobId);
-  }
-
   private get jobsRoot(): string {
     return path.join(this.options.dataDir, "local-jobs");
+  }
+
+  jobDir(jobId: string): string {
+    return path.join(this.jobsRoot, jobId);
   }
 
   // Asynchronous, unlike the rest of this runner: a sweep may list and remove thousands of
