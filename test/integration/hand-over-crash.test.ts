@@ -14,18 +14,9 @@ import { hashToken, insertToken, insertUser, newToken } from "../../backend/stor
 import { tempDir } from "../support/builders";
 import { startServe, type ServeHandle } from "../support/cli";
 import { killLocalInstances } from "../support/local";
+import { untilWithin } from "../support/until";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, fn: () => Promise<T | null | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = untilWithin(60_000);
 
 describe("hand-overs survive a SIGKILL right after the claims", { skip: process.platform === "linux" ? false : "needs /proc (Linux)" }, () => {
   const dataDir = tempDir("hand-over-crash-");

@@ -17,18 +17,11 @@ import { aConfig, aPurpose } from "../support/builders";
 import { ensureBuilt, ROOT } from "../support/cli";
 import { killLocalInstances } from "../support/local";
 import { createTestStore, skipFor, STORE_KINDS } from "../support/stores";
+import { untilWithin } from "../support/until";
 
 const CODE_DIR = path.join(ROOT, "dist", "backend");
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = untilWithin(30_000);
 
 for (const kind of STORE_KINDS) {
   describe(`spot interruption on the local provider (${kind})`, { skip: skipFor(kind) }, () => {

@@ -24,6 +24,7 @@ import { aPurpose, tempDir } from "../support/builders";
 import { NotebookClient, jupyterTest } from "../support/jupyter";
 import { killLocalInstances } from "../support/local";
 import { RecordingLog } from "../unit/extension/fakes";
+import { untilWithin } from "../support/until";
 
 const dirs: string[] = [];
 after(() => {
@@ -33,15 +34,7 @@ after(() => {
   }
 });
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = untilWithin(90_000, 200);
 
 function environOf(pid: number): Map<string, string> {
   return new Map(

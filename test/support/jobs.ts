@@ -23,6 +23,7 @@ import { hashToken, insertToken, insertUser, newToken } from "../../backend/stor
 import { aConfig, aPurpose } from "./builders";
 import { ensureBuilt, ROOT } from "./cli";
 import { InstantProvider } from "./instant-provider";
+import { untilWithin } from "./until";
 
 let rProblem: string | null | undefined;
 
@@ -135,15 +136,7 @@ export async function startJobsBackend(o: BackendOptions): Promise<JobsBackend> 
   };
 }
 
-export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export const until = untilWithin(60_000);
 
 /** Waits until the job is in a final state and returns its view. */
 export async function jobEnded(b: JobsBackend, user: string, jobId: string, timeoutMs = 90_000): Promise<any> {

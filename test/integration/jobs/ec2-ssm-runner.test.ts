@@ -20,6 +20,7 @@ import { createEc2SsmRunner, parseEc2Ref, type Ec2SsmRunnerDeps } from "../../..
 import { startFakeAws, TEST_CREDENTIALS, type FakeAws } from "../../support/aws/fake-aws-server";
 import type { FakeInstance } from "../../support/aws/fake-world";
 import { makeInstanceRoot, runJobScriptsOn, type FakeInstanceRoot } from "../../support/aws/ssm-live-commands";
+import { untilWithin } from "../../support/until";
 
 function rSkip(): string | false {
   if (spawnSync("Rscript", ["--version"], { stdio: "ignore" }).status === 0) return false;
@@ -41,15 +42,7 @@ function fakeInstance(id: string): FakeInstance {
   return { id, imageId: "ami-0aaaaaaaaaaaaaaa1", type: "r6i.2xlarge", state: "running", stateReason: null, lifecycle: null, zone: "us-east-1a", subnetId: "subnet-0a1", privateDns: "ip-10-0-0-1.ec2.internal", launchTime: new Date(), tags: { Pool: "test-pool" }, clientToken: "t", request: {}, ssmOnline: true };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = untilWithin(90_000, 200);
 
 const alive = (pid: number) => {
   try {
