@@ -51,7 +51,7 @@ export const DEFAULT_SIM: Omit<SimOptions, "policy"> = {
   idleTimeoutSeconds: 3600,
   serviceLevel: 0.95,
   tickEverySeconds: 300,
-  reconcileEverySeconds: 900,
+  reconcileEverySeconds: 3600,
 };
 
 export interface SimResult {

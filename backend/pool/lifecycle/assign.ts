@@ -81,14 +81,16 @@ class HandOverRecords {
       const batch = this.queue.splice(0, HAND_OVER_RECORDS_PER_TRANSACTION);
       try {
         const now = this.ctx.clock.now();
-        const results = await this.ctx.db.transaction().execute(async (trx) => {
+        const write = async (db: PoolContext["db"]) => {
           const out: boolean[] = [];
           for (const { inst, owner } of batch) {
             const { assignError: _, ...details } = inst.details;
-            out.push(await updateInstance(trx, inst.id, { handedOverTo: owner, details, updatedAt: now }, { states: ["running"], ownerId: owner }));
+            out.push(await updateInstance(db, inst.id, { handedOverTo: owner, details, updatedAt: now }, { states: ["running"], ownerId: owner }));
           }
           return out;
-        });
+        };
+        // One record is one statement, atomic by itself: a transaction around it would only add its begin and commit.
+        const results = batch.length === 1 ? await write(this.ctx.db) : await this.ctx.db.transaction().execute(write);
         batch.forEach((w, k) => w.resolve(results[k]!));
       } catch (err) {
         for (const w of batch) w.reject(err);

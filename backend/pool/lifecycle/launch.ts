@@ -29,8 +29,16 @@ export class Launcher {
 
   /** Starts launches for due rows; resolves once they are started, not finished. */
   async startDue(): Promise<number> {
+    return this.start(await listInStates(this.ctx.db, ["launching"]));
+  }
+
+  /**
+   * Starts launches for `rows` (launching rows this process has just inserted, as inserted),
+   * without reading them back: the warm pool's spares of this tick. A row it missed, or one
+   * left by a crash, is found by startDue on a later tick (the survey sees it launching).
+   */
+  start(rows: readonly Instance[]): number {
     const now = this.ctx.clock.now();
-    const rows = await listInStates(this.ctx.db, ["launching"]);
     let started = 0;
     for (const row of rows) {
       if (row.providerId || row.nextAttemptAt > now || this.inFlight.has(row.id)) continue;
@@ -138,6 +146,9 @@ export const launchWarmStep: LifecycleStep = {
   name: "launch-warm",
   due: (t) => t.plan.launchWarm,
   async run(t) {
-    await t.launcher.startDue();
+    // The warm step's own rows, as it inserted them; read them back only when this step runs
+    // for another reason (a step failed and every step runs).
+    if (t.warmLaunches) t.launcher.start(t.warmLaunches);
+    else await t.launcher.startDue();
   },
 };

@@ -4,6 +4,7 @@
  * leaves for the steps after it in the same tick. Adding a step is one file that exports one
  * of these and one line in steps.ts.
  */
+import type { Instance } from "../../store/instances";
 import type { PoolContext } from "../context";
 import type { BackgroundOps } from "./ops";
 import type { Launcher } from "./launch";
@@ -33,6 +34,8 @@ export interface Tick {
   ops: BackgroundOps;
   /** How long a step waits for the operations it started before leaving them in the background. */
   opWaitMs: number;
+  /** The launching rows the warm step inserted in this tick (undefined: none yet). */
+  warmLaunches?: Instance[];
   /** What the loop remembers between ticks (when it last reconciled). */
   memory: { lastReconcile: number };
 }

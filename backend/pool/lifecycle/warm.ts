@@ -3,7 +3,7 @@
  * `minFree`, or what the adaptive policy forecasts), never past the purpose's or the pool's
  * maximum. New rows are inserted under the same locks claims take, so the limits hold.
  */
-import { countFree, countLive, listSpareRunning } from "../../store/instances";
+import { countFree, countLiveOfPurposeAndPool, listSpareRunning, type Instance } from "../../store/instances";
 import { lockPurpose, POOL_LOCK } from "../../store/purpose-locks";
 import { newLaunchRow } from "../claims";
 import type { PoolContext } from "../context";
@@ -15,6 +15,8 @@ export interface WarmChange {
   purpose: string;
   launched: number;
   scaledDown: number;
+  /** The rows inserted (launching), committed. */
+  rows: Instance[];
 }
 
 /**
@@ -27,23 +29,26 @@ export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, 
     const now = ctx.clock.now();
     const target = Math.min(purpose.max, Math.max(0, Math.floor(await ctx.policies.warmTarget(purpose, now))));
     const free = knownFree ? (knownFree.get(purpose.name) ?? 0) : await countFree(ctx.db, purpose.name);
-    let launched = 0;
     let scaledDown = 0;
+    let rows: Instance[] = [];
     if (free < target) {
-      launched = await ctx.db.transaction().execute(async (trx) => {
+      rows = await ctx.db.transaction().execute(async (trx) => {
         // Counted again under the lock: a claim may have taken a spare since.
         await lockPurpose(trx, purpose.name, now);
         const freeNow = await countFree(trx, purpose.name);
-        if (freeNow >= target) return 0;
+        if (freeNow >= target) return [];
         await lockPurpose(trx, POOL_LOCK, now);
-        const roomPurpose = purpose.max - (await countLive(trx, purpose.name));
-        const roomPool = ctx.config.maxInstances - (await countLive(trx));
+        const live = await countLiveOfPurposeAndPool(trx, purpose.name);
+        const roomPurpose = purpose.max - live.purpose;
+        const roomPool = ctx.config.maxInstances - live.pool;
         const n = Math.max(0, Math.min(target - freeNow, roomPurpose, roomPool));
+        const created: Instance[] = [];
         for (let k = 0; k < n; k++) {
           const row = newLaunchRow(ctx, purpose, now, null, null);
           await createInstance(ctx, row, [{ at: now, userId: null, purpose: purpose.name, kind: "launch-requested", reason: "warm-pool", actor: "warm-pool", details: { target } }], trx);
+          created.push(row);
         }
-        return n;
+        return created;
       });
     } else if (free > target) {
       // Scale down the most recently started first: the ones running longest have proven
@@ -57,9 +62,10 @@ export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, 
         }
       }
     }
+    const launched = rows.length;
     if (launched || scaledDown) {
       ctx.log.info({ event: "warm-pool", purpose: purpose.name, target, launched, scaledDown }, "warm pool balanced");
-      changes.push({ purpose: purpose.name, launched, scaledDown });
+      changes.push({ purpose: purpose.name, launched, scaledDown, rows });
     }
   }
   return changes;
@@ -71,7 +77,10 @@ export const warmStep: LifecycleStep = {
   async run(t) {
     const due: PlanFlag[] = [];
     for (const c of await balanceWarmPool(t.ctx, t.knownFree)) {
-      if (c.launched) due.push("launchWarm");
+      if (c.launched) {
+        due.push("launchWarm");
+        (t.warmLaunches ??= []).push(...c.rows);
+      }
       if (c.scaledDown) due.push("terminate");
     }
     return { due };

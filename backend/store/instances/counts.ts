@@ -74,6 +74,16 @@ const liveQuery = (db: Db) => db.selectFrom("instances").select(({ fn }) => fn.c
 const live = prepare(liveQuery);
 const liveOfPurpose = prepare((db: Db, purpose: string) => liveQuery(db).where("purpose", "=", purpose));
 
+/** Live rows of one purpose and of the whole pool, in one statement (the warm step checks both limits). */
+export async function countLiveOfPurposeAndPool(db: Db, purpose: string): Promise<{ purpose: number; pool: number }> {
+  const { rows } = await liveOfPurposeAndPool(db, purpose);
+  return { purpose: Number(rows[0]!.purpose), pool: Number(rows[0]!.pool) };
+}
+
+const liveOfPurposeAndPool = prepare((db: Db, purpose: string) =>
+  db.selectNoFrom([liveQuery(db).where("purpose", "=", purpose).as("purpose"), liveQuery(db).as("pool")]),
+);
+
 /** Unassigned instances of a purpose that are starting or running (the warm spares). */
 export async function countFree(db: Db, purpose: string): Promise<number> {
   return Number((await free(db, purpose)).rows[0]!.n);
