@@ -146,9 +146,9 @@ export const launchWarmStep: LifecycleStep = {
   name: "launch-warm",
   due: (t) => t.plan.launchWarm,
   async run(t) {
-    // The warm step's own rows, as it inserted them; read them back only when this step runs
-    // for another reason (a step failed and every step runs).
-    if (t.warmLaunches) t.launcher.start(t.warmLaunches);
+    // The warm step's own rows, as it inserted them. After a failed step every step runs, and
+    // this one reads every launching row back, as the launch step would (its retry).
+    if (t.warmLaunches && !t.uncertain) t.launcher.start(t.warmLaunches);
     else await t.launcher.startDue();
   },
 };

@@ -145,6 +145,7 @@ export class LifecycleLoop {
     const everything = () => {
       for (const flag of PLAN_FLAGS) plan[flag] = true;
       tick.knownFree = undefined;
+      tick.uncertain = true;
     };
     for (const step of STEPS) {
       if (!step.due(tick)) continue;

@@ -7,7 +7,7 @@
  */
 import { recordEvent } from "../../store/events";
 import { isLive } from "../../../contract";
-import { countLive, listByIds, listLiveSummaries, type InstanceSummary } from "../../store/instances";
+import { countLiveOfPurposeAndPool, listByIds, listLiveSummaries, type InstanceSummary } from "../../store/instances";
 import type { ProviderInstance } from "../../providers/types";
 import type { Instance } from "../../store/instances";
 import { newInstanceId } from "../ids";
@@ -136,10 +136,8 @@ export async function reconcile(ctx: PoolContext, isLaunchInFlight: (id: string)
     const known = p.instanceId ? rowsById.get(p.instanceId) : undefined;
     if (known && known.providerId === null) continue;
     const purpose = p.purpose ? ctx.config.purposes.find((x) => x.name === p.purpose) : undefined;
-    const room =
-      purpose !== undefined &&
-      (await countLive(ctx.db, purpose.name)) < purpose.max &&
-      (await countLive(ctx.db)) < ctx.config.maxInstances;
+    const live = purpose ? await countLiveOfPurposeAndPool(ctx.db, purpose.name) : null;
+    const room = purpose !== undefined && live !== null && live.purpose < purpose.max && live.pool < ctx.config.maxInstances;
     // An instance that carries a user's things (owned, or a home attached) is never a warm spare.
     if (!known && purpose && room && p.state === "running" && !p.tainted) {
       const id = p.instanceId ?? newInstanceId();

@@ -36,6 +36,8 @@ export interface Tick {
   opWaitMs: number;
   /** The launching rows the warm step inserted in this tick (undefined: none yet). */
   warmLaunches?: Instance[];
+  /** A step failed or was unsure of what it did: steps read the rows rather than trust what earlier steps passed on. */
+  uncertain?: boolean;
   /** What the loop remembers between ticks (when it last reconciled). */
   memory: { lastReconcile: number };
 }

@@ -13,10 +13,9 @@ import type { LifecycleStep, PlanFlag } from "./step";
 
 export interface WarmChange {
   purpose: string;
-  launched: number;
-  scaledDown: number;
   /** The rows inserted (launching), committed. */
-  rows: Instance[];
+  launched: Instance[];
+  scaledDown: number;
 }
 
 /**
@@ -30,9 +29,9 @@ export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, 
     const target = Math.min(purpose.max, Math.max(0, Math.floor(await ctx.policies.warmTarget(purpose, now))));
     const free = knownFree ? (knownFree.get(purpose.name) ?? 0) : await countFree(ctx.db, purpose.name);
     let scaledDown = 0;
-    let rows: Instance[] = [];
+    let launched: Instance[] = [];
     if (free < target) {
-      rows = await ctx.db.transaction().execute(async (trx) => {
+      launched = await ctx.db.transaction().execute(async (trx) => {
         // Counted again under the lock: a claim may have taken a spare since.
         await lockPurpose(trx, purpose.name, now);
         const freeNow = await countFree(trx, purpose.name);
@@ -62,10 +61,9 @@ export async function balanceWarmPool(ctx: PoolContext, knownFree?: Map<string, 
         }
       }
     }
-    const launched = rows.length;
-    if (launched || scaledDown) {
-      ctx.log.info({ event: "warm-pool", purpose: purpose.name, target, launched, scaledDown }, "warm pool balanced");
-      changes.push({ purpose: purpose.name, launched, scaledDown, rows });
+    if (launched.length || scaledDown) {
+      ctx.log.info({ event: "warm-pool", purpose: purpose.name, target, launched: launched.length, scaledDown }, "warm pool balanced");
+      changes.push({ purpose: purpose.name, launched, scaledDown });
     }
   }
   return changes;
@@ -77,9 +75,9 @@ export const warmStep: LifecycleStep = {
   async run(t) {
     const due: PlanFlag[] = [];
     for (const c of await balanceWarmPool(t.ctx, t.knownFree)) {
-      if (c.launched) {
+      if (c.launched.length) {
         due.push("launchWarm");
-        (t.warmLaunches ??= []).push(...c.rows);
+        (t.warmLaunches ??= []).push(...c.launched);
       }
       if (c.scaledDown) due.push("terminate");
     }
